@@ -1,0 +1,322 @@
+//! MNIST in its original IDX files, as the book's mnist_loader splits it.
+//!
+//! Images stay as bytes, one per pixel; they are scaled to [0, 1] only when a
+//! mini-batch is gathered, so the whole set costs 47 MB, not 8 bytes a pixel.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use byteorder::{BigEndian, ReadBytesExt};
+use flate2::read::GzDecoder;
+use ndarray::{ArrayViewMut2, NdFloat};
+
+use crate::error::{Error, Result};
+
+pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+/// IDX magic numbers: two zero bytes, type 0x08 (unsigned byte), dimension count.
+const MAGIC_IMAGES: u32 = 0x0000_0803;
+const MAGIC_LABELS: u32 = 0x0000_0801;
+
+/// The book keeps the last 10,000 training images for validation.
+pub const VALIDATION_SIZE: usize = 10_000;
+
+/// Labelled images, one byte a pixel, image after image in row-major order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+    /// Number of classes: one more than the largest label in the data set's files.
+    pub classes: usize,
+}
+
+/// The book's three splits.
+#[derive(Clone, Debug)]
+pub struct Mnist {
+    /// The first 50,000 images of the training file.
+    pub training: Dataset,
+    /// The last 10,000 images of the training file.
+    pub validation: Dataset,
+    /// The t10k file.
+    pub test: Dataset,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image: the input layer's size.
+    pub fn pixels(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    pub fn image(&self, i: usize) -> &[u8] {
+        let p = self.pixels();
+        &self.images[i * p..(i + 1) * p]
+    }
+
+    /// Images `range` of this set, as a set of their own.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
+        let p = self.pixels();
+        Dataset {
+            images: self.images[range.start * p..range.end * p].to_vec(),
+            labels: self.labels[range].to_vec(),
+            ..*self
+        }
+    }
+
+    /// How many images carry each label.
+    pub fn label_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes];
+        for &l in &self.labels {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+
+    /// Writes the images `indices` into `x`, one row per example, pixels
+    /// scaled to [0, 1]: x has shape (m, pixels). Its transpose is the
+    /// chapter's X = [x_1 … x_m].
+    pub fn gather_images<F: NdFloat>(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
+        let scale = pixel_table::<F>();
+        for (mut row, &i) in x.rows_mut().into_iter().zip(indices) {
+            for (v, &b) in row.iter_mut().zip(self.image(i)) {
+                *v = scale[b as usize];
+            }
+        }
+    }
+
+    /// Writes one-hot targets for `indices` into `y` of shape (classes, m):
+    /// column i is the chapter's y(x_i).
+    pub fn gather_targets<F: NdFloat>(&self, indices: &[usize], mut y: ArrayViewMut2<F>) {
+        y.fill(F::zero());
+        for (col, &i) in indices.iter().enumerate() {
+            y[[self.labels[i] as usize, col]] = F::one();
+        }
+    }
+}
+
+/// b ↦ b / 255 for every byte b.
+fn pixel_table<F: NdFloat>() -> [F; 256] {
+    let mut table = [F::zero(); 256];
+    let max = F::from(255.0).unwrap_or_else(F::one);
+    for (b, v) in table.iter_mut().enumerate() {
+        *v = F::from(b).unwrap_or_else(F::zero) / max;
+    }
+    table
+}
+
+/// Loads the four files from `dir` (each as `NAME.gz`, or `NAME` uncompressed)
+/// and splits them as the book does: training = the first 50,000 of the
+/// training file, validation = the last 10,000 (a sixth, for a smaller file),
+/// test = the t10k file.
+pub fn load_mnist(dir: &Path) -> Result<Mnist> {
+    let (train, test) = std::thread::scope(|s| {
+        // The two image files decompress in parallel.
+        let test = s.spawn(|| load_pair(dir, TEST_IMAGES, TEST_LABELS));
+        let train = load_pair(dir, TRAIN_IMAGES, TRAIN_LABELS);
+        let test = test.join().unwrap_or_else(|_| {
+            Err(Error::invalid(
+                dir,
+                "the thread reading the test files failed",
+            ))
+        });
+        (train, test)
+    });
+    let (mut train, mut test) = (train?, test?);
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        return Err(Error::invalid(
+            &find_file(dir, TEST_IMAGES)?,
+            format!(
+                "images are {}×{} but the training images are {}×{}",
+                test.rows, test.cols, train.rows, train.cols
+            ),
+        ));
+    }
+    let classes = train.classes.max(test.classes);
+    train.classes = classes;
+    test.classes = classes;
+    if train.len() < 2 {
+        return Err(Error::invalid(
+            &find_file(dir, TRAIN_IMAGES)?,
+            "needs at least 2 images to split off a validation set",
+        ));
+    }
+    let validation_size = VALIDATION_SIZE.min(train.len() / 6).max(1);
+    let split = train.len() - validation_size;
+    Ok(Mnist {
+        validation: train.slice(split..train.len()),
+        training: train.slice(0..split),
+        test,
+    })
+}
+
+/// Reads one images file and its labels file into a data set.
+pub fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<Dataset> {
+    let images_path = find_file(dir, images)?;
+    let labels_path = find_file(dir, labels)?;
+    let (count, rows, cols, pixels) = read_images(&images_path)?;
+    let labels = read_labels(&labels_path)?;
+    if labels.len() != count {
+        return Err(Error::invalid(
+            &labels_path,
+            format!(
+                "holds {} labels but {} holds {} images",
+                labels.len(),
+                images_path.display(),
+                count
+            ),
+        ));
+    }
+    let classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    Ok(Dataset {
+        images: pixels,
+        labels,
+        rows,
+        cols,
+        classes,
+    })
+}
+
+/// `dir/NAME.gz` if it exists, else `dir/NAME`.
+pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
+    let gz = dir.join(format!("{name}.gz"));
+    let raw = dir.join(name);
+    if gz.is_file() {
+        Ok(gz)
+    } else if raw.is_file() {
+        Ok(raw)
+    } else if !dir.is_dir() {
+        Err(Error::invalid(dir, "no such data directory"))
+    } else {
+        Err(Error::invalid(&gz, format!("no such file (nor {name})")))
+    }
+}
+
+/// Opens an IDX file, through gunzip when its name ends in `.gz`.
+fn open(path: &Path) -> Result<Box<dyn Read>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(GzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+fn read_header(path: &Path, r: &mut dyn Read, magic: u32, what: &str) -> Result<Vec<usize>> {
+    let found = r.read_u32::<BigEndian>().map_err(|e| Error::io(path, e))?;
+    if found != magic {
+        return Err(Error::invalid(
+            path,
+            format!("not an IDX {what} file (magic number {found:#010x}, expected {magic:#010x})"),
+        ));
+    }
+    let dims = (magic & 0xff) as usize;
+    (0..dims)
+        .map(|_| {
+            r.read_u32::<BigEndian>()
+                .map(|d| d as usize)
+                .map_err(|e| Error::io(path, e))
+        })
+        .collect()
+}
+
+/// Reads exactly `expected` bytes of payload. Memory grows with the bytes
+/// that actually arrive, so a header that claims more than the file holds
+/// cannot make us allocate it.
+fn read_payload(path: &Path, r: &mut dyn Read, expected: usize, what: &str) -> Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(expected.min(1 << 24));
+    r.take(expected as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io(path, e))?;
+    if data.len() < expected {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "truncated: the header promises {expected} bytes of {what} but the file holds {}",
+                data.len()
+            ),
+        ));
+    }
+    if data.len() > expected {
+        return Err(Error::invalid(
+            path,
+            format!("holds more {what} than its header says ({expected} bytes)"),
+        ));
+    }
+    Ok(data)
+}
+
+/// Returns (count, rows, cols, pixels).
+pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
+    let mut r = open(path)?;
+    let dims = read_header(path, &mut r, MAGIC_IMAGES, "images")?;
+    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    if rows == 0 || cols == 0 {
+        return Err(Error::invalid(
+            path,
+            format!("images of {rows}×{cols} pixels"),
+        ));
+    }
+    let expected = count
+        .checked_mul(rows)
+        .and_then(|n| n.checked_mul(cols))
+        .ok_or_else(|| Error::invalid(path, "header sizes overflow"))?;
+    let pixels = read_payload(path, &mut r, expected, "pixels")?;
+    Ok((count, rows, cols, pixels))
+}
+
+pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
+    let mut r = open(path)?;
+    let dims = read_header(path, &mut r, MAGIC_LABELS, "labels")?;
+    read_payload(path, &mut r, dims[0], "labels")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn tiny() -> Dataset {
+        Dataset {
+            images: vec![0, 255, 51, 102, 255, 0, 0, 0],
+            labels: vec![1, 0],
+            rows: 2,
+            cols: 2,
+            classes: 2,
+        }
+    }
+
+    #[test]
+    fn gathers_scaled_rows_and_one_hot_columns() {
+        let d = tiny();
+        let mut x = Array2::<f64>::zeros((2, 4));
+        d.gather_images(&[1, 0], x.view_mut());
+        assert_eq!(x.row(0).to_vec(), vec![1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(x.row(1).to_vec(), vec![0.0, 1.0, 0.2, 0.4]);
+        let mut y = Array2::<f64>::from_elem((2, 2), 7.0);
+        d.gather_targets(&[1, 0], y.view_mut());
+        assert_eq!(y, ndarray::array![[1.0, 0.0], [0.0, 1.0]]);
+    }
+
+    #[test]
+    fn slices_keep_images_with_labels() {
+        let d = tiny().slice(1..2);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.image(0), &[255, 0, 0, 0]);
+        assert_eq!(d.labels, vec![0]);
+        assert_eq!(d.label_counts(), vec![1, 0]);
+    }
+}

@@ -1,0 +1,222 @@
+//! Model files: JSON in the layout of network2.py's `save`, so the two
+//! programs read each other's files.
+//!
+//! `{"sizes": [784, 30, 10], "weights": [w^2, w^3], "biases": [b^2, b^3],
+//!   "cost": "QuadraticCost", "activation": "sigmoid"}`: each w^l a list of
+//! rows, each b^l a column vector (a list of one-element lists). network2.py
+//! ignores the `activation` key; a file without it is sigmoid.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, NdFloat};
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::cost::Cost;
+use crate::error::{Error, Result};
+use crate::network::Network;
+
+#[derive(Serialize)]
+struct ModelOut<'a> {
+    sizes: &'a [usize],
+    weights: Vec<Vec<Vec<f64>>>,
+    biases: Vec<Vec<[f64; 1]>>,
+    cost: &'static str,
+    activation: &'static str,
+}
+
+#[derive(Deserialize)]
+struct ModelIn {
+    sizes: Vec<usize>,
+    weights: Vec<Vec<Vec<f64>>>,
+    biases: Vec<BiasVector>,
+    #[serde(default)]
+    cost: Option<String>,
+    #[serde(default)]
+    activation: Option<String>,
+}
+
+/// network2.py writes biases as columns; a flat list is read too.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BiasVector {
+    Column(Vec<[f64; 1]>),
+    Flat(Vec<f64>),
+}
+
+/// The model as JSON text.
+pub fn to_json<F: NdFloat>(net: &Network<F>) -> Result<String, String> {
+    let f = |x: &F| x.to_f64().unwrap_or(f64::NAN);
+    let model = ModelOut {
+        sizes: &net.sizes,
+        weights: net
+            .weights
+            .iter()
+            .map(|w| {
+                w.rows()
+                    .into_iter()
+                    .map(|r| r.iter().map(f).collect())
+                    .collect()
+            })
+            .collect(),
+        biases: net
+            .biases
+            .iter()
+            .map(|b| b.iter().map(|x| [f(x)]).collect())
+            .collect(),
+        cost: net.cost.class_name(),
+        activation: net.activation.name(),
+    };
+    let finite = model
+        .weights
+        .iter()
+        .flatten()
+        .flatten()
+        .all(|x| x.is_finite())
+        && model.biases.iter().flatten().all(|[x]| x.is_finite());
+    if !finite {
+        return Err(
+            "the network's weights are not finite (training diverged: try a smaller --eta)".into(),
+        );
+    }
+    serde_json::to_string(&model).map_err(|e| e.to_string())
+}
+
+/// Reads a model from JSON text; errors name the layer at fault.
+pub fn from_json<F: NdFloat>(text: &str) -> Result<Network<F>, String> {
+    let model: ModelIn =
+        serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
+    let cost = match model.cost.as_deref() {
+        None => Cost::Quadratic,
+        Some(name) => {
+            Cost::from_class_name(name).ok_or_else(|| format!("unknown cost '{name}'"))?
+        }
+    };
+    let activation = match model.activation.as_deref() {
+        None => Activation::Sigmoid,
+        Some(name) => name.parse()?,
+    };
+    let c = |x: f64| F::from(x).unwrap_or_else(F::nan);
+    let mut weights = Vec::with_capacity(model.weights.len());
+    for (i, rows) in model.weights.into_iter().enumerate() {
+        let cols = rows.first().map_or(0, Vec::len);
+        if let Some(bad) = rows.iter().position(|r| r.len() != cols) {
+            return Err(format!(
+                "layer {}: weight row {bad} has {} entries, row 0 has {cols}",
+                i + 2,
+                rows[bad].len()
+            ));
+        }
+        let n = rows.len();
+        let flat = rows.into_iter().flatten().map(c).collect();
+        weights.push(
+            Array2::from_shape_vec((n, cols), flat).map_err(|e| format!("layer {}: {e}", i + 2))?,
+        );
+    }
+    let biases = model
+        .biases
+        .into_iter()
+        .map(|b| match b {
+            BiasVector::Column(v) => v.into_iter().map(|[x]| c(x)).collect::<Array1<F>>(),
+            BiasVector::Flat(v) => v.into_iter().map(c).collect(),
+        })
+        .collect();
+    Network::from_parts(model.sizes, weights, biases, activation, cost)
+}
+
+/// Loads a model file.
+pub fn load<F: NdFloat>(path: &Path) -> Result<Network<F>> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    from_json(&text).map_err(|m| Error::invalid(path, m))
+}
+
+/// Checks, before any long work, that a model could be written at `path`.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::invalid(path, "is a directory, not a model file"));
+    }
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(Error::invalid(
+            path,
+            format!("cannot write here: no directory {}", dir.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Saves atomically: the JSON goes to a temporary file beside `path`, which
+/// then replaces it, so a failed run never leaves a half-written model.
+pub fn save<F: NdFloat>(net: &Network<F>, path: &Path) -> Result<()> {
+    check_writable(path)?;
+    let json = to_json(net).map_err(|m| Error::invalid(path, m))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = parent_dir(path).join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut out = BufWriter::new(File::create(&tmp)?);
+        out.write_all(json.as_bytes())?;
+        out.write_all(b"\n")?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    let result = written.and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn round_trips_exactly() {
+        let mut net = Network::<f64>::new(&[4, 3, 2], &mut ChaCha8Rng::seed_from_u64(3));
+        net.activation = Activation::Tanh;
+        net.cost = Cost::CrossEntropy;
+        let back: Network<f64> = from_json(&to_json(&net).unwrap()).unwrap();
+        assert_eq!(back, net);
+    }
+
+    #[test]
+    fn reads_network2_layout() {
+        // As network2.py's save writes it: biases as columns, no activation key.
+        let text = r#"{"sizes": [2, 1], "weights": [[[0.5, -1.25]]], "biases": [[[0.75]]], "cost": "CrossEntropyCost"}"#;
+        let net: Network<f64> = from_json(text).unwrap();
+        assert_eq!(net.weights[0], ndarray::array![[0.5, -1.25]]);
+        assert_eq!(net.biases[0], ndarray::array![0.75]);
+        assert_eq!(net.cost, Cost::CrossEntropy);
+        assert_eq!(net.activation, Activation::Sigmoid);
+    }
+
+    #[test]
+    fn rejects_shapes_that_disagree_with_sizes() {
+        let text = r#"{"sizes": [2, 2, 1], "weights": [[[1, 2], [3, 4]], [[1, 2, 3]]], "biases": [[[0], [0]], [[0]]], "cost": "QuadraticCost"}"#;
+        let err = from_json::<f64>(text).unwrap_err();
+        assert!(err.contains("layer 3"), "{err}");
+        let ragged = r#"{"sizes": [2, 2], "weights": [[[1, 2], [3]]], "biases": [[[0], [0]]]}"#;
+        assert!(from_json::<f64>(ragged).unwrap_err().contains("layer 2"));
+    }
+
+    #[test]
+    fn refuses_to_save_a_diverged_network() {
+        let mut net = Network::<f64>::new(&[2, 1], &mut ChaCha8Rng::seed_from_u64(3));
+        net.weights[0][[0, 0]] = f64::NAN;
+        assert!(to_json(&net).is_err());
+    }
+}

@@ -1,0 +1,430 @@
+//! The chapter's network: feedforward, backpropagation (BP1–BP4) and
+//! mini-batch stochastic gradient descent.
+//!
+//! Layout, as in the book's network.py: `weights[i]` and `biases[i]` belong to
+//! layer l = i + 2 (layer 1, the input, has none), and `weights[i][[j, k]]` is
+//! w^l_jk, from neuron k in layer l − 1 to neuron j in layer l. A mini-batch is
+//! the chapter's X = [x_1 … x_m]: one column per example.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, NdFloat, Zip, s};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::activation::Activation;
+use crate::cost::Cost;
+use crate::data::Dataset;
+
+/// Gradients of C with respect to every bias and weight, shaped as the
+/// network's `biases` and `weights`.
+pub type Gradient<F> = (Vec<Array1<F>>, Vec<Array2<F>>);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network<F> {
+    /// Neurons per layer, input first.
+    pub sizes: Vec<usize>,
+    /// w^l, shape (n_l, n_{l−1}).
+    pub weights: Vec<Array2<F>>,
+    /// b^l, shape (n_l).
+    pub biases: Vec<Array1<F>>,
+    /// The neuron of the hidden layers; the output layer is sigmoid.
+    pub activation: Activation,
+    pub cost: Cost,
+}
+
+/// How a network does on a labelled data set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub correct: usize,
+    pub total: usize,
+    /// The cost averaged over the examples.
+    pub mean_cost: f64,
+    /// confusion[true label][predicted label].
+    pub confusion: Vec<Vec<usize>>,
+}
+
+/// Examples fed forward at once when evaluating.
+const EVAL_CHUNK: usize = 1000;
+
+impl<F: NdFloat> Network<F> {
+    /// A network of sigmoid neurons with quadratic cost, as network.py makes
+    /// it: every bias and weight drawn from N(0, 1), biases first.
+    pub fn new<R: Rng + ?Sized>(sizes: &[usize], rng: &mut R) -> Self {
+        let mut normal = || -> F {
+            let x: f64 = StandardNormal.sample(rng);
+            F::from(x).unwrap_or_else(F::zero)
+        };
+        let biases = sizes[1..]
+            .iter()
+            .map(|&n| Array1::from_shape_simple_fn(n, &mut normal))
+            .collect();
+        let weights = sizes
+            .windows(2)
+            .map(|w| Array2::from_shape_simple_fn((w[1], w[0]), &mut normal))
+            .collect();
+        Network {
+            sizes: sizes.to_vec(),
+            weights,
+            biases,
+            activation: Activation::Sigmoid,
+            cost: Cost::Quadratic,
+        }
+    }
+
+    /// A network from its parts, checking every shape against `sizes`.
+    pub fn from_parts(
+        sizes: Vec<usize>,
+        weights: Vec<Array2<F>>,
+        biases: Vec<Array1<F>>,
+        activation: Activation,
+        cost: Cost,
+    ) -> Result<Self, String> {
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(format!(
+                "sizes {sizes:?}: need at least two layers, none empty"
+            ));
+        }
+        let layers = sizes.len() - 1;
+        if weights.len() != layers || biases.len() != layers {
+            return Err(format!(
+                "sizes {sizes:?} need {layers} weight matrices and bias vectors, found {} and {}",
+                weights.len(),
+                biases.len()
+            ));
+        }
+        for (i, (w, b)) in weights.iter().zip(&biases).enumerate() {
+            let expected = (sizes[i + 1], sizes[i]);
+            if w.dim() != expected {
+                return Err(format!(
+                    "layer {}: weights are {}×{}, but sizes {sizes:?} make them {}×{}",
+                    i + 2,
+                    w.nrows(),
+                    w.ncols(),
+                    expected.0,
+                    expected.1
+                ));
+            }
+            if b.len() != expected.0 {
+                return Err(format!(
+                    "layer {}: {} biases, but sizes {sizes:?} make it {} neurons",
+                    i + 2,
+                    b.len(),
+                    expected.0
+                ));
+            }
+        }
+        Ok(Network {
+            sizes,
+            weights,
+            biases,
+            activation,
+            cost,
+        })
+    }
+
+    /// The same network in another float type.
+    pub fn cast<G: NdFloat>(&self) -> Network<G> {
+        let c = |x: &F| G::from(*x).unwrap_or_else(G::nan);
+        Network {
+            sizes: self.sizes.clone(),
+            weights: self.weights.iter().map(|w| w.map(c)).collect(),
+            biases: self.biases.iter().map(|b| b.map(c)).collect(),
+            activation: self.activation,
+            cost: self.cost,
+        }
+    }
+
+    /// Number of layers with weights (L − 1).
+    fn layers(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// The neuron of layer index `i` (0 = the first layer after the input).
+    fn activation_of(&self, i: usize) -> Activation {
+        if i + 1 == self.layers() {
+            Activation::Sigmoid
+        } else {
+            self.activation
+        }
+    }
+
+    /// a^L for input a^1 = `a`: a^l = f(w^l a^{l−1} + b^l) (eq. 25).
+    pub fn feedforward(&self, a: ArrayView1<F>) -> Array1<F> {
+        let mut a = a.to_owned();
+        for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let act = self.activation_of(i);
+            a = (w.dot(&a) + b).mapv_into(|z| act.f(z));
+        }
+        a
+    }
+
+    /// Feeds a whole mini-batch forward: `x` is (n_1, m), one column per example.
+    /// Returns z^L and a^L, both (n_L, m).
+    pub fn feedforward_batch(&self, x: ArrayView2<F>) -> (Array2<F>, Array2<F>) {
+        let mut a = x.to_owned();
+        let mut z = Array2::zeros((0, 0));
+        for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let act = self.activation_of(i);
+            z = w.dot(&a) + b.view().insert_axis(Axis(1)); // (n_l, m)
+            a = z.mapv(|z| act.f(z));
+        }
+        (z, a)
+    }
+
+    /// Backpropagation for one example, as the chapter writes it: returns
+    /// (∇_b C_x, ∇_w C_x), layer by layer like `biases` and `weights`.
+    pub fn backprop(&self, x: ArrayView1<F>, y: ArrayView1<F>) -> Gradient<F> {
+        let layers = self.layers();
+        // Feedforward, keeping every z^l and a^l.
+        let mut activations = vec![x.to_owned()];
+        let mut zs = Vec::with_capacity(layers);
+        for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let z = w.dot(&activations[i]) + b;
+            let act = self.activation_of(i);
+            activations.push(z.mapv(|z| act.f(z)));
+            zs.push(z);
+        }
+        let mut nabla_b = vec![Array1::zeros(0); layers];
+        let mut nabla_w = vec![Array2::zeros((0, 0)); layers];
+
+        // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
+        let output = activations[layers].view().insert_axis(Axis(1));
+        let mut delta = Array2::zeros(output.raw_dim());
+        self.cost
+            .delta(output, y.insert_axis(Axis(1)), delta.view_mut());
+        let mut delta = delta.remove_axis(Axis(1));
+
+        for i in (0..layers).rev() {
+            if i + 1 < layers {
+                // BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ f'(z^l).
+                let act = self.activation_of(i);
+                delta = self.weights[i + 1].t().dot(&delta) * zs[i].mapv(|z| act.prime(z));
+            }
+            // BP4: ∂C/∂w^l_jk = a^{l−1}_k δ^l_j, an outer product.
+            let a_prev = activations[i].view().insert_axis(Axis(0));
+            nabla_w[i] = delta.view().insert_axis(Axis(1)).dot(&a_prev);
+            // BP3: ∂C/∂b^l_j = δ^l_j.
+            nabla_b[i] = delta.clone();
+        }
+        (nabla_b, nabla_w)
+    }
+
+    /// The fully matrix-based backpropagation of a mini-batch (the chapter's
+    /// exercise): `x` is (n_1, m) and `y` is (n_L, m), one column per example.
+    /// Returns the gradients summed over the m examples, Σ_x ∇C_x.
+    pub fn backprop_batch(&self, x: ArrayView2<F>, y: ArrayView2<F>) -> Gradient<F> {
+        let layers = self.layers();
+        // activations[l]: (n_l, m), one column per example.
+        let mut activations = Vec::with_capacity(layers + 1);
+        activations.push(x.to_owned());
+        for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            let act = self.activation_of(i);
+            // z = w a + b, then a = f(z) in the same buffer: f' is read off a.
+            let mut z = w.dot(&activations[i]) + b.view().insert_axis(Axis(1));
+            z.mapv_inplace(|z| act.f(z));
+            activations.push(z);
+        }
+        let mut nabla_b = vec![Array1::zeros(0); layers];
+        let mut nabla_w = vec![Array2::zeros((0, 0)); layers];
+
+        // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (n_L, m).
+        let mut delta = Array2::zeros(activations[layers].raw_dim());
+        self.cost
+            .delta(activations[layers].view(), y, delta.view_mut());
+
+        for i in (0..layers).rev() {
+            if i + 1 < layers {
+                // BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ f'(z^l), (n_l, m).
+                let act = self.activation_of(i);
+                let mut next = self.weights[i + 1].t().dot(&delta);
+                Zip::from(&mut next)
+                    .and(&activations[i + 1])
+                    .for_each(|d, &a| *d *= act.prime_from_output(a));
+                delta = next;
+            }
+            // BP3, summed over the batch: Σ_x δ^l_j.
+            nabla_b[i] = delta.sum_axis(Axis(1));
+            // BP4, summed over the batch: δ^l (a^{l−1})^T, (n_l, m)·(m, n_{l−1}).
+            nabla_w[i] = delta.dot(&activations[i].t());
+        }
+        (nabla_b, nabla_w)
+    }
+
+    /// One step of gradient descent on the mini-batch X = `x`, Y = `y`:
+    /// w → w − (η/m) Σ_x ∂C_x/∂w, b → b − (η/m) Σ_x ∂C_x/∂b, with the whole
+    /// batch through backpropagation at once.
+    pub fn update_mini_batch(&mut self, x: ArrayView2<F>, y: ArrayView2<F>, eta: F) {
+        let (nabla_b, nabla_w) = self.backprop_batch(x, y);
+        self.step(&nabla_b, &nabla_w, eta, x.ncols());
+    }
+
+    /// The same step as `update_mini_batch`, one example at a time, as the
+    /// book's network.py computes it.
+    pub fn update_mini_batch_per_example(&mut self, x: ArrayView2<F>, y: ArrayView2<F>, eta: F) {
+        let mut nabla_b: Vec<Array1<F>> = self
+            .biases
+            .iter()
+            .map(|b| Array1::zeros(b.raw_dim()))
+            .collect();
+        let mut nabla_w: Vec<Array2<F>> = self
+            .weights
+            .iter()
+            .map(|w| Array2::zeros(w.raw_dim()))
+            .collect();
+        for (xc, yc) in x.columns().into_iter().zip(y.columns()) {
+            let (delta_nabla_b, delta_nabla_w) = self.backprop(xc, yc);
+            for (nb, dnb) in nabla_b.iter_mut().zip(&delta_nabla_b) {
+                *nb += dnb;
+            }
+            for (nw, dnw) in nabla_w.iter_mut().zip(&delta_nabla_w) {
+                *nw += dnw;
+            }
+        }
+        self.step(&nabla_b, &nabla_w, eta, x.ncols());
+    }
+
+    fn step(&mut self, nabla_b: &[Array1<F>], nabla_w: &[Array2<F>], eta: F, m: usize) {
+        let rate = -eta / F::from(m).unwrap_or_else(F::one);
+        for (b, nb) in self.biases.iter_mut().zip(nabla_b) {
+            b.scaled_add(rate, nb);
+        }
+        for (w, nw) in self.weights.iter_mut().zip(nabla_w) {
+            w.scaled_add(rate, nw);
+        }
+    }
+
+    /// Σ_x C_x over a mini-batch, from the targets `y` (n_L, m).
+    pub fn total_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>) -> F {
+        let (z, a) = self.feedforward_batch(x);
+        self.cost.total(z.view(), a.view(), y)
+    }
+
+    /// How many images of `data` the network classifies right: the index of
+    /// the most active output neuron equals the label.
+    pub fn evaluate(&self, data: &Dataset) -> usize {
+        let mut correct = 0;
+        self.for_each_chunk(data, |_, a, labels| {
+            correct += a
+                .columns()
+                .into_iter()
+                .zip(labels)
+                .filter(|(col, l)| argmax(*col) == **l as usize)
+                .count();
+        });
+        correct
+    }
+
+    /// Accuracy, mean cost and confusion matrix on `data`.
+    pub fn evaluate_full(&self, data: &Dataset) -> Evaluation {
+        let n_out = *self.sizes.last().unwrap_or(&0);
+        let classes = data.classes.max(n_out);
+        let mut confusion = vec![vec![0; classes]; classes];
+        let mut cost = 0.0;
+        let mut y = Array2::zeros((n_out, EVAL_CHUNK));
+        self.for_each_chunk(data, |z, a, labels| {
+            let m = labels.len();
+            let mut y = y.slice_mut(s![.., ..m]);
+            y.fill(F::zero());
+            for (col, &l) in labels.iter().enumerate() {
+                if (l as usize) < n_out {
+                    y[[l as usize, col]] = F::one();
+                }
+            }
+            cost += self.cost.total(z, a, y.view()).to_f64().unwrap_or(f64::NAN);
+            for (col, &l) in a.columns().into_iter().zip(labels) {
+                confusion[l as usize][argmax(col)] += 1;
+            }
+        });
+        let correct = (0..classes).map(|c| confusion[c][c]).sum();
+        Evaluation {
+            correct,
+            total: data.len(),
+            mean_cost: cost / data.len().max(1) as f64,
+            confusion,
+        }
+    }
+
+    /// Feeds `data` forward in chunks; `f` sees z^L, a^L and the labels of each.
+    fn for_each_chunk(
+        &self,
+        data: &Dataset,
+        mut f: impl FnMut(ArrayView2<F>, ArrayView2<F>, &[u8]),
+    ) {
+        let mut rows = Array2::zeros((EVAL_CHUNK, data.pixels()));
+        let indices: Vec<usize> = (0..data.len()).collect();
+        for chunk in indices.chunks(EVAL_CHUNK) {
+            let mut x = rows.slice_mut(s![..chunk.len(), ..]);
+            data.gather_images(chunk, x.view_mut());
+            let (z, a) = self.feedforward_batch(x.t());
+            f(
+                z.view(),
+                a.view(),
+                &data.labels[chunk[0]..chunk[0] + chunk.len()],
+            );
+        }
+    }
+}
+
+/// The index of the largest entry; the first of equals, as numpy's argmax.
+pub fn argmax<F: NdFloat>(v: ArrayView1<F>) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn shapes_follow_sizes() {
+        let net = Network::<f64>::new(&[5, 4, 3], &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(net.weights[0].dim(), (4, 5));
+        assert_eq!(net.weights[1].dim(), (3, 4));
+        assert_eq!(net.biases[0].len(), 4);
+        assert_eq!(net.biases[1].len(), 3);
+        let out = net.feedforward(Array1::zeros(5).view());
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|&a| a > 0.0 && a < 1.0));
+    }
+
+    #[test]
+    fn from_parts_names_the_bad_layer() {
+        let net = Network::<f64>::new(&[5, 4, 3], &mut ChaCha8Rng::seed_from_u64(1));
+        let mut weights = net.weights.clone();
+        weights[1] = Array2::zeros((3, 5));
+        let err = Network::from_parts(
+            net.sizes.clone(),
+            weights,
+            net.biases.clone(),
+            net.activation,
+            net.cost,
+        )
+        .unwrap_err();
+        assert!(err.starts_with("layer 3: weights are 3×5"), "{err}");
+    }
+
+    #[test]
+    fn batch_feedforward_matches_column_by_column() {
+        let net = Network::<f64>::new(&[6, 5, 4], &mut ChaCha8Rng::seed_from_u64(2));
+        let x = Array2::from_shape_fn((6, 3), |(i, j)| (i as f64 - j as f64) / 4.0);
+        let (_, a) = net.feedforward_batch(x.view());
+        for (j, col) in x.columns().into_iter().enumerate() {
+            let single = net.feedforward(col);
+            for (p, q) in single.iter().zip(a.column(j)) {
+                assert!((p - q).abs() < 1e-14);
+            }
+        }
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_equals() {
+        assert_eq!(argmax(ndarray::array![0.1, 0.9, 0.9, 0.2].view()), 1);
+        assert_eq!(argmax(ndarray::array![1.0f32].view()), 0);
+    }
+}

@@ -1,0 +1,330 @@
+//! The binary end to end: train, evaluate, predict, and bad input.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{GrayImage, Luma, Rgb, RgbImage};
+
+fn nndl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nndl"))
+        .args(args)
+        .output()
+        .expect("the nndl binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nndl-cli-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The percentage in a `9,143 / 10,000 (91.43%)` line that starts with `prefix`.
+fn percent_after(text: &str, prefix: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"));
+    let open = line.find('(').unwrap();
+    let close = line.find("%)").unwrap();
+    line[open + 1..close].parse().unwrap()
+}
+
+#[test]
+fn train_evaluate_predict() {
+    let dir = scratch("e2e");
+    let model = dir.join("model.json");
+    let train = [
+        "train",
+        "--train-size",
+        "20000",
+        "--epochs",
+        "4",
+        "--seed",
+        "1",
+        "--out",
+        s(&model),
+    ];
+    let out = nndl(&train);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("Epoch ")).count(),
+        4,
+        "{text}"
+    );
+    let best = percent_after(&text, "Best: epoch");
+    assert!(
+        best >= 90.0,
+        "best test accuracy {best}% after 4 epochs on 20,000 images"
+    );
+
+    // The same seed gives the same model file, byte for byte.
+    let again = dir.join("again.json");
+    let mut train_again = train;
+    train_again[8] = s(&again);
+    assert!(nndl(&train_again).status.success());
+    assert_eq!(fs::read(&model).unwrap(), fs::read(&again).unwrap());
+
+    // evaluate reports the saved epoch's accuracy.
+    let out = nndl(&["evaluate", s(&model)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(percent_after(&text, "test set:"), best);
+    assert!(text.contains("mean cost:"), "{text}");
+    let matrix: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Confusion"))
+        .collect();
+    assert_eq!(matrix.len(), 12, "{text}");
+    let out = nndl(&["evaluate", s(&model), "--split", "validation"]);
+    assert!(percent_after(&stdout(&out), "validation set:") > 85.0);
+
+    // The first test image, a 7, as MNIST has it: 28 × 28, white on black.
+    let mnist = nndl::load_mnist(Path::new("data/mnist")).unwrap();
+    let (digit, label) = (mnist.test.image(0), mnist.test.labels[0]);
+    assert_eq!(label, 7);
+    let small = dir.join("seven.png");
+    GrayImage::from_fn(28, 28, |x, y| Luma([digit[(y * 28 + x) as usize]]))
+        .save(&small)
+        .unwrap();
+    // The same digit black on white, ten times the size, off-centre on a
+    // larger RGB canvas.
+    let large = dir.join("seven-large.png");
+    let mut canvas = RgbImage::from_pixel(500, 400, Rgb([255, 255, 255]));
+    for y in 0..280 {
+        for x in 0..280 {
+            let v = 255 - digit[(y / 10) * 28 + x / 10];
+            canvas.put_pixel(x as u32 + 190, y as u32 + 20, Rgb([v, v, v]));
+        }
+    }
+    canvas.save(&large).unwrap();
+
+    for image in [&small, &large] {
+        let out = nndl(&["predict", s(&model), s(image)]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let first = text.lines().next().unwrap();
+        assert!(first.ends_with(": 7"), "{}: {text}", image.display());
+        assert_eq!(text.lines().count(), 11, "{text}");
+
+        let out = nndl(&["predict", s(&model), s(image), "--json"]);
+        let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        assert_eq!(json["prediction"], 7);
+        let activations = json["activations"].as_array().unwrap();
+        assert_eq!(activations.len(), 10);
+        let top = activations
+            .iter()
+            .map(|a| a.as_f64().unwrap())
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(top.0, 7);
+    }
+}
+
+/// Exit code, and stderr as one line with no panic.
+fn fails(args: &[&str], code: i32, needles: &[&str]) {
+    let out = nndl(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line:\n{err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} does not mention {n:?}");
+    }
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let dir = scratch("flags");
+    let out = dir.join("m.json");
+    let o = s(&out);
+    fails(
+        &["train", "--batch-size", "0", "--out", o],
+        2,
+        &["--batch-size", "at least 1"],
+    );
+    fails(&["train", "--eta", "0", "--out", o], 2, &["--eta"]);
+    fails(&["train", "--eta", "-1", "--out", o], 2, &["--eta"]);
+    fails(&["train", "--eta", "fast", "--out", o], 2, &["--eta"]);
+    fails(&["train", "--epochs", "0", "--out", o], 2, &["--epochs"]);
+    fails(
+        &["train", "--layers", "700,30,10", "--out", o],
+        2,
+        &["--layers", "784"],
+    );
+    fails(
+        &["train", "--layers", "784,30,9", "--out", o],
+        2,
+        &["--layers", "10"],
+    );
+    fails(&["train", "--layers", "784", "--out", o], 2, &["--layers"]);
+    fails(&["train", "--hidden", "30,x", "--out", o], 2, &["--hidden"]);
+    fails(
+        &["train", "--train-size", "60000", "--out", o],
+        2,
+        &["--train-size"],
+    );
+    fails(&["train", "--bogus"], 2, &["--bogus"]);
+    fails(&["frobnicate"], 2, &["frobnicate"]);
+    fails(&["evaluate", "--split", "dev"], 2, &["--split"]);
+    fails(&["predict"], 2, &["MODEL"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_files_are_named() {
+    let dir = scratch("files");
+    let o = dir.join("m.json");
+    // Data: a missing directory, a malformed file.
+    fails(
+        &["train", "--data", s(&dir.join("none")), "--out", s(&o)],
+        1,
+        &["none", "no such data directory"],
+    );
+    let data = dir.join("data");
+    fs::create_dir_all(&data).unwrap();
+    for f in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        fs::copy(format!("data/mnist/{f}.gz"), data.join(format!("{f}.gz"))).unwrap();
+    }
+    fs::write(data.join("t10k-labels-idx1-ubyte.gz"), b"not gzip at all").unwrap();
+    fails(
+        &["train", "--data", s(&data), "--out", s(&o)],
+        1,
+        &["t10k-labels-idx1-ubyte.gz"],
+    );
+    fails(&["evaluate", "--data", s(&data)], 1, &[]);
+
+    // Models: missing, not JSON, shapes that disagree with sizes, wrong input size.
+    fails(
+        &["evaluate", s(&dir.join("absent.json"))],
+        1,
+        &["absent.json", "no such file"],
+    );
+    let junk = dir.join("junk.json");
+    fs::write(&junk, "{\"sizes\": [784, 30").unwrap();
+    fails(
+        &["evaluate", s(&junk)],
+        1,
+        &["junk.json", "not a model file"],
+    );
+    let bad = dir.join("bad-shape.json");
+    fs::write(&bad, r#"{"sizes": [784, 2, 10], "weights": [[[0.5, 0.5], [0.5, 0.5]], [[1, 1], [1, 1]]], "biases": [[[0], [0]], [[0], [0]]], "cost": "QuadraticCost"}"#).unwrap();
+    fails(&["evaluate", s(&bad)], 1, &["bad-shape.json", "layer 2"]);
+    let tiny = dir.join("tiny.json");
+    fs::write(&tiny, r#"{"sizes": [2, 1], "weights": [[[0.5, 0.5]]], "biases": [[[0]]], "cost": "QuadraticCost"}"#).unwrap();
+    fails(&["evaluate", s(&tiny)], 1, &["tiny.json", "2 inputs"]);
+    fails(
+        &["predict", s(&tiny), "x.png"],
+        1,
+        &["tiny.json", "2 inputs"],
+    );
+
+    // Images: missing, not an image, a header claiming 100,000 × 100,000 pixels.
+    let model = dir.join("zero.json");
+    let zeros = |n: usize, k: usize| {
+        format!(
+            "[{}]",
+            vec![format!("[{}]", vec!["0"; k].join(",")); n].join(",")
+        )
+    };
+    fs::write(
+        &model,
+        format!(
+            r#"{{"sizes": [784, 10], "weights": [{}], "biases": [{}], "cost": "QuadraticCost"}}"#,
+            zeros(10, 784),
+            zeros(10, 1)
+        ),
+    )
+    .unwrap();
+    fails(
+        &["predict", s(&model), s(&dir.join("nothing.png"))],
+        1,
+        &["nothing.png"],
+    );
+    let text = dir.join("notes.png");
+    fs::write(&text, "just some text").unwrap();
+    fails(&["predict", s(&model), s(&text)], 1, &["notes.png"]);
+    let huge_pgm = dir.join("huge.pgm");
+    fs::write(&huge_pgm, b"P5\n100000 100000\n255\n\x00\x00\x00").unwrap();
+    fails(
+        &["predict", s(&model), s(&huge_pgm)],
+        1,
+        &["huge.pgm", "too large"],
+    );
+    let huge_png = dir.join("huge.png");
+    fs::write(&huge_png, png_header(100_000, 100_000)).unwrap();
+    fails(
+        &["predict", s(&model), s(&huge_png)],
+        1,
+        &["huge.png", "too large"],
+    );
+    let blank = dir.join("blank.png");
+    GrayImage::from_pixel(40, 40, Luma([255]))
+        .save(&blank)
+        .unwrap();
+    fails(
+        &["predict", s(&model), s(&blank)],
+        1,
+        &["blank.png", "no digit"],
+    );
+}
+
+/// The signature and IHDR chunk of a PNG of the given size, with no pixels.
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend(width.to_be_bytes());
+    chunk.extend(height.to_be_bytes());
+    chunk.extend([8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    let mut crc = flate2::Crc::new();
+    crc.update(&chunk);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&chunk);
+    png.extend(crc.sum().to_be_bytes());
+    png
+}
+
+#[test]
+fn a_failed_run_leaves_the_model_file_alone() {
+    let dir = scratch("keep");
+    let model = dir.join("model.json");
+    fs::write(&model, "precious").unwrap();
+    fails(
+        &["train", "--data", s(&dir.join("none")), "--out", s(&model)],
+        1,
+        &["none"],
+    );
+    fails(
+        &["train", "--layers", "784,30,11", "--out", s(&model)],
+        2,
+        &["--layers"],
+    );
+    fails(&["train", "--out", s(&dir)], 1, &["is a directory"]);
+    assert_eq!(fs::read_to_string(&model).unwrap(), "precious");
+    let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left behind");
+}

@@ -1,0 +1,121 @@
+//! Backpropagation (BP1–BP4) against the finite-difference gradient of
+//! eq. (46), and the matrix-based mini-batch against the per-example loop.
+
+use ndarray::{Array2, ArrayView2};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use nndl::gradcheck::{max_relative_error, numerical_gradient};
+use nndl::network::Gradient;
+use nndl::{Activation, Cost, Network};
+
+/// A random network and mini-batch: inputs in [0, 1], targets one-hot.
+fn setup(sizes: &[usize], m: usize, seed: u64) -> (Network<f64>, Array2<f64>, Array2<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = Network::new(sizes, &mut rng);
+    let x = Array2::from_shape_fn((sizes[0], m), |_| rng.random::<f64>());
+    let n_out = sizes[sizes.len() - 1];
+    let labels: Vec<usize> = (0..m).map(|_| rng.random_range(0..n_out)).collect();
+    let y = Array2::from_shape_fn((n_out, m), |(j, i)| if labels[i] == j { 1.0 } else { 0.0 });
+    (net, x, y)
+}
+
+fn sum_per_example(net: &Network<f64>, x: ArrayView2<f64>, y: ArrayView2<f64>) -> Gradient<f64> {
+    let mut total: Option<Gradient<f64>> = None;
+    for (xc, yc) in x.columns().into_iter().zip(y.columns()) {
+        let (nb, nw) = net.backprop(xc, yc);
+        total = Some(match total {
+            None => (nb, nw),
+            Some((tb, tw)) => (
+                tb.into_iter().zip(nb).map(|(a, b)| a + b).collect(),
+                tw.into_iter().zip(nw).map(|(a, b)| a + b).collect(),
+            ),
+        });
+    }
+    total.expect("a non-empty batch")
+}
+
+#[test]
+fn backprop_matches_finite_differences_on_one_example() {
+    let (net, x, y) = setup(&[5, 4, 3], 1, 11);
+    let analytic = net.backprop(x.column(0), y.column(0));
+    let numeric = numerical_gradient(&net, x.view(), y.view());
+    let err = max_relative_error(&analytic, &numeric);
+    println!("[5, 4, 3], one example: max relative error {err:.2e}");
+    assert!(err < 1e-6, "max relative error {err:e}");
+}
+
+#[test]
+fn every_cost_and_neuron_matches_finite_differences() {
+    for cost in Cost::ALL {
+        for activation in Activation::ALL {
+            let (mut net, x, y) = setup(&[5, 4, 4, 3], 6, 23);
+            net.cost = cost;
+            net.activation = activation;
+            let numeric = numerical_gradient(&net, x.view(), y.view());
+            let batch = net.backprop_batch(x.view(), y.view());
+            let looped = sum_per_example(&net, x.view(), y.view());
+            let err_batch = max_relative_error(&batch, &numeric);
+            let err_loop = max_relative_error(&looped, &numeric);
+            println!("{cost} / {activation}: matrix {err_batch:.2e}, per example {err_loop:.2e}");
+            assert!(
+                err_batch < 1e-6,
+                "{cost}/{activation}: matrix-based, max relative error {err_batch:e}"
+            );
+            assert!(
+                err_loop < 1e-6,
+                "{cost}/{activation}: per example, max relative error {err_loop:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn matrix_based_mini_batch_equals_the_per_example_sum() {
+    let (net, x, y) = setup(&[30, 20, 10], 17, 5);
+    let batch = net.backprop_batch(x.view(), y.view());
+    let looped = sum_per_example(&net, x.view(), y.view());
+    let err = max_relative_error(&batch, &looped);
+    assert!(err < 1e-12, "max relative error {err:e}");
+}
+
+#[test]
+fn update_steps_against_the_mean_gradient() {
+    // w → w − (η/m) Σ_x ∂C_x/∂w, b likewise, by both paths.
+    let (net, x, y) = setup(&[6, 5, 3], 4, 9);
+    let eta = 0.7;
+    let (nabla_b, nabla_w) = net.backprop_batch(x.view(), y.view());
+    let mut matrix = net.clone();
+    matrix.update_mini_batch(x.view(), y.view(), eta);
+    let mut looped = net.clone();
+    looped.update_mini_batch_per_example(x.view(), y.view(), eta);
+    for l in 0..2 {
+        let expected_w = &net.weights[l] - &(&nabla_w[l] * (eta / 4.0));
+        let expected_b = &net.biases[l] - &(&nabla_b[l] * (eta / 4.0));
+        for (got, want) in [(&matrix, &expected_w), (&looped, &expected_w)] {
+            let diff = (&got.weights[l] - want)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(diff < 1e-12, "layer {}: weights off by {diff:e}", l + 2);
+        }
+        for got in [&matrix, &looped] {
+            let diff = (&got.biases[l] - &expected_b)
+                .mapv(f64::abs)
+                .fold(0.0, |a: f64, &b| a.max(b));
+            assert!(diff < 1e-12, "layer {}: biases off by {diff:e}", l + 2);
+        }
+        assert!(
+            matrix.weights[l] != net.weights[l],
+            "the step moved nothing"
+        );
+    }
+}
+
+#[test]
+fn a_step_lowers_the_cost_for_a_small_eta() {
+    let (mut net, x, y) = setup(&[8, 6, 4], 10, 3);
+    let before = net.total_cost(x.view(), y.view());
+    net.update_mini_batch(x.view(), y.view(), 0.05);
+    let after = net.total_cost(x.view(), y.view());
+    assert!(after < before, "cost went from {before} to {after}");
+}
