@@ -15,8 +15,10 @@ pub mod data;
 pub mod error;
 pub mod gradcheck;
 pub mod image_input;
+pub mod kernels;
 pub mod model;
 pub mod network;
+pub mod parallel;
 pub mod train;
 
 pub use activation::Activation;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::Array1;
+use ndarray::{Array1, NdFloat};
 
+use nndl::model::Precision;
 use nndl::train::{EpochReport, Observer};
 use nndl::{Error, Network, Result, TrainConfig, image_input, load_mnist, model};
 
@@ -73,6 +74,12 @@ struct TrainArgs {
     /// Backpropagate one example at a time instead of the whole mini-batch as one matrix
     #[arg(long)]
     per_example: bool,
+    /// Threads to use, 0 for one per core; the model does not depend on it
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Float type to train in; f64 is slower and exists for checking
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
     /// Print only the final summary
     #[arg(long, short)]
     quiet: bool,
@@ -299,14 +306,16 @@ fn run_train(args: TrainArgs) -> Result<()> {
         eta: args.eta,
         seed,
         per_example: args.per_example,
+        threads: args.threads,
         ..TrainConfig::chapter(seed)
     };
     if !args.quiet {
         say!(
-            "Training {:?} ({} neurons, {} cost) on {} images: {} epochs, mini-batch {}, η = {}, seed {}{}",
+            "Training {:?} ({} neurons, {} cost, {}) on {} images: {} epochs, mini-batch {}, η = {}, seed {}{}",
             config.sizes,
             config.activation,
             config.cost,
+            args.precision,
             thousands(training.len()),
             config.epochs,
             config.batch_size,
@@ -324,9 +333,18 @@ fn run_train(args: TrainArgs) -> Result<()> {
         quiet: args.quiet,
         pending: 0,
     };
-    let outcome = nndl::train::<f64>(&config, &training, &mnist.test, &mut progress);
-    model::save(&outcome.best, &args.out)?;
-    let best = outcome.best_report();
+    let (best, seconds) = match args.precision {
+        Precision::F32 => {
+            let outcome = nndl::train::<f32>(&config, &training, &mnist.test, &mut progress);
+            model::save(&outcome.best, &args.out)?;
+            (outcome.best_report().clone(), outcome.seconds)
+        }
+        Precision::F64 => {
+            let outcome = nndl::train::<f64>(&config, &training, &mnist.test, &mut progress);
+            model::save(&outcome.best, &args.out)?;
+            (outcome.best_report().clone(), outcome.seconds)
+        }
+    };
     say!(
         "Best: epoch {}, {} on the test set",
         best.epoch,
@@ -334,20 +352,23 @@ fn run_train(args: TrainArgs) -> Result<()> {
     );
     say!(
         "Time: {:.1} s for {} epochs ({:.2} s per epoch)",
-        outcome.seconds,
+        seconds,
         config.epochs,
-        outcome.seconds / config.epochs as f64
+        seconds / config.epochs as f64
     );
     say!("Saved epoch {} to {}", best.epoch, args.out.display());
     Ok(())
 }
 
-fn load_model(path: &Path) -> Result<Network<f64>> {
-    model::load(path)
+fn run_evaluate(args: EvaluateArgs) -> Result<()> {
+    let model = model::load(&args.model)?;
+    match model.precision {
+        Precision::F32 => evaluate_in(model.net.cast::<f32>(), &args),
+        Precision::F64 => evaluate_in(model.net, &args),
+    }
 }
 
-fn run_evaluate(args: EvaluateArgs) -> Result<()> {
-    let net = load_model(&args.model)?;
+fn evaluate_in<F: NdFloat>(net: Network<F>, args: &EvaluateArgs) -> Result<()> {
     let mnist = load_mnist(&args.data)?;
     let (name, data) = match args.split {
         Split::Test => ("test", &mnist.test),
@@ -357,11 +378,12 @@ fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     check_fits(&net, &args.model, data.pixels(), data.classes, &args.data)?;
     let eval = net.evaluate_full(data);
     say!(
-        "{}: {:?} {} neurons, {} cost",
+        "{}: {:?} {} neurons, {} cost, {}",
         args.model.display(),
         net.sizes,
         net.activation,
-        net.cost
+        net.cost,
+        Precision::of::<F>()
     );
     say!("{name} set: {}", score(eval.correct, eval.total));
     say!("mean cost: {:.6}", eval.mean_cost);
@@ -384,8 +406,8 @@ fn run_evaluate(args: EvaluateArgs) -> Result<()> {
 }
 
 /// A model must take the data's pixels and give one output per class.
-fn check_fits(
-    net: &Network<f64>,
+fn check_fits<F: NdFloat>(
+    net: &Network<F>,
     path: &Path,
     pixels: usize,
     classes: usize,
@@ -415,7 +437,14 @@ fn check_fits(
 }
 
 fn run_predict(args: PredictArgs) -> Result<()> {
-    let net = load_model(&args.model)?;
+    let model = model::load(&args.model)?;
+    match model.precision {
+        Precision::F32 => predict_in(model.net.cast::<f32>(), &args),
+        Precision::F64 => predict_in(model.net, &args),
+    }
+}
+
+fn predict_in<F: NdFloat>(net: Network<F>, args: &PredictArgs) -> Result<()> {
     let side = image_input::SIDE;
     if net.sizes[0] != side * side {
         return Err(Error::invalid(
@@ -427,7 +456,11 @@ fn run_predict(args: PredictArgs) -> Result<()> {
             ),
         ));
     }
-    let x = Array1::from(image_input::load_digit(&args.image)?);
+    let pixels = image_input::load_digit(&args.image)?;
+    let x: Array1<F> = pixels
+        .iter()
+        .map(|&v| F::from(v).unwrap_or_else(F::zero))
+        .collect();
     let a = net.feedforward(x.view());
     let prediction = nndl::network::argmax(a.view());
     if args.json {
@@ -440,7 +473,7 @@ fn run_predict(args: PredictArgs) -> Result<()> {
         }
         let answer = Answer {
             prediction,
-            activations: a.to_vec(),
+            activations: a.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).collect(),
             image: &args.image,
             model: &args.model,
         };
@@ -450,7 +483,11 @@ fn run_predict(args: PredictArgs) -> Result<()> {
         return Ok(());
     }
     say!("{}: {prediction}", args.image.display());
-    let mut ranked: Vec<(usize, f64)> = a.iter().copied().enumerate().collect();
+    let mut ranked: Vec<(usize, f64)> = a
+        .iter()
+        .map(|v| v.to_f64().unwrap_or(f64::NAN))
+        .enumerate()
+        .collect();
     ranked.sort_by(|p, q| q.1.total_cmp(&p.1));
     for (digit, activation) in ranked {
         say!("  {digit}  {activation:.6}");

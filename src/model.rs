@@ -25,6 +25,7 @@ struct ModelOut<'a> {
     biases: Vec<Vec<[f64; 1]>>,
     cost: &'static str,
     activation: &'static str,
+    precision: Precision,
 }
 
 #[derive(Deserialize)]
@@ -36,6 +37,46 @@ struct ModelIn {
     cost: Option<String>,
     #[serde(default)]
     activation: Option<String>,
+    #[serde(default)]
+    precision: Precision,
+}
+
+/// The float type a network computes in. A model remembers it, so that
+/// `evaluate` and `predict` compute exactly as training did; network2.py's
+/// files are f64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    #[default]
+    F64,
+}
+
+impl Precision {
+    pub fn of<F: NdFloat>() -> Precision {
+        if std::mem::size_of::<F>() == 4 {
+            Precision::F32
+        } else {
+            Precision::F64
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        })
+    }
+}
+
+/// A model as read from a file: its numbers, exact in f64, and the
+/// precision it was trained in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub net: Network<f64>,
+    pub precision: Precision,
 }
 
 /// network2.py writes biases as columns; a flat list is read too.
@@ -68,6 +109,7 @@ pub fn to_json<F: NdFloat>(net: &Network<F>) -> Result<String, String> {
             .collect(),
         cost: net.cost.class_name(),
         activation: net.activation.name(),
+        precision: Precision::of::<F>(),
     };
     let finite = model
         .weights
@@ -85,7 +127,7 @@ pub fn to_json<F: NdFloat>(net: &Network<F>) -> Result<String, String> {
 }
 
 /// Reads a model from JSON text; errors name the layer at fault.
-pub fn from_json<F: NdFloat>(text: &str) -> Result<Network<F>, String> {
+pub fn from_json(text: &str) -> Result<Model, String> {
     let model: ModelIn =
         serde_json::from_str(text).map_err(|e| format!("not a model file: {e}"))?;
     let cost = match model.cost.as_deref() {
@@ -98,7 +140,8 @@ pub fn from_json<F: NdFloat>(text: &str) -> Result<Network<F>, String> {
         None => Activation::Sigmoid,
         Some(name) => name.parse()?,
     };
-    let c = |x: f64| F::from(x).unwrap_or_else(F::nan);
+    let precision = model.precision;
+    let c = |x: f64| x;
     let mut weights = Vec::with_capacity(model.weights.len());
     for (i, rows) in model.weights.into_iter().enumerate() {
         let cols = rows.first().map_or(0, Vec::len);
@@ -119,15 +162,16 @@ pub fn from_json<F: NdFloat>(text: &str) -> Result<Network<F>, String> {
         .biases
         .into_iter()
         .map(|b| match b {
-            BiasVector::Column(v) => v.into_iter().map(|[x]| c(x)).collect::<Array1<F>>(),
+            BiasVector::Column(v) => v.into_iter().map(|[x]| c(x)).collect::<Array1<f64>>(),
             BiasVector::Flat(v) => v.into_iter().map(c).collect(),
         })
         .collect();
-    Network::from_parts(model.sizes, weights, biases, activation, cost)
+    let net = Network::from_parts(model.sizes, weights, biases, activation, cost)?;
+    Ok(Model { net, precision })
 }
 
 /// Loads a model file.
-pub fn load<F: NdFloat>(path: &Path) -> Result<Network<F>> {
+pub fn load(path: &Path) -> Result<Model> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     from_json(&text).map_err(|m| Error::invalid(path, m))
 }
@@ -189,15 +233,23 @@ mod tests {
         let mut net = Network::<f64>::new(&[4, 3, 2], &mut ChaCha8Rng::seed_from_u64(3));
         net.activation = Activation::Tanh;
         net.cost = Cost::CrossEntropy;
-        let back: Network<f64> = from_json(&to_json(&net).unwrap()).unwrap();
-        assert_eq!(back, net);
+        let back = from_json(&to_json(&net).unwrap()).unwrap();
+        assert_eq!(back.net, net);
+        assert_eq!(back.precision, Precision::F64);
+        // An f32 network widens to f64 exactly and narrows back unchanged.
+        let narrow = net.cast::<f32>();
+        let back = from_json(&to_json(&narrow).unwrap()).unwrap();
+        assert_eq!(back.precision, Precision::F32);
+        assert_eq!(back.net.cast::<f32>(), narrow);
     }
 
     #[test]
     fn reads_network2_layout() {
         // As network2.py's save writes it: biases as columns, no activation key.
         let text = r#"{"sizes": [2, 1], "weights": [[[0.5, -1.25]]], "biases": [[[0.75]]], "cost": "CrossEntropyCost"}"#;
-        let net: Network<f64> = from_json(text).unwrap();
+        let model = from_json(text).unwrap();
+        assert_eq!(model.precision, Precision::F64);
+        let net = model.net;
         assert_eq!(net.weights[0], ndarray::array![[0.5, -1.25]]);
         assert_eq!(net.biases[0], ndarray::array![0.75]);
         assert_eq!(net.cost, Cost::CrossEntropy);
@@ -207,10 +259,10 @@ mod tests {
     #[test]
     fn rejects_shapes_that_disagree_with_sizes() {
         let text = r#"{"sizes": [2, 2, 1], "weights": [[[1, 2], [3, 4]], [[1, 2, 3]]], "biases": [[[0], [0]], [[0]]], "cost": "QuadraticCost"}"#;
-        let err = from_json::<f64>(text).unwrap_err();
+        let err = from_json(text).unwrap_err();
         assert!(err.contains("layer 3"), "{err}");
         let ragged = r#"{"sizes": [2, 2], "weights": [[[1, 2], [3]]], "biases": [[[0], [0]]]}"#;
-        assert!(from_json::<f64>(ragged).unwrap_err().contains("layer 2"));
+        assert!(from_json(ragged).unwrap_err().contains("layer 2"));
     }
 
     #[test]

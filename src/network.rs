@@ -6,7 +6,10 @@
 //! w^l_jk, from neuron k in layer l − 1 to neuron j in layer l. A mini-batch is
 //! the chapter's X = [x_1 … x_m]: one column per example.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, NdFloat, Zip, s};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, NdFloat, Zip, s};
+
+use crate::kernels;
+use crate::parallel::Pool;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -112,6 +115,15 @@ impl<F: NdFloat> Network<F> {
                 ));
             }
         }
+        // The kernels read weights as contiguous rows.
+        let weights = weights
+            .into_iter()
+            .map(|w| w.as_standard_layout().into_owned())
+            .collect();
+        let biases = biases
+            .into_iter()
+            .map(|b| b.as_standard_layout().into_owned())
+            .collect();
         Ok(Network {
             sizes,
             weights,
@@ -251,10 +263,147 @@ impl<F: NdFloat> Network<F> {
 
     /// One step of gradient descent on the mini-batch X = `x`, Y = `y`:
     /// w → w − (η/m) Σ_x ∂C_x/∂w, b → b − (η/m) Σ_x ∂C_x/∂b, with the whole
-    /// batch through backpropagation at once.
+    /// batch through feedforward and backpropagation at once.
     pub fn update_mini_batch(&mut self, x: ArrayView2<F>, y: ArrayView2<F>, eta: F) {
-        let (nabla_b, nabla_w) = self.backprop_batch(x, y);
-        self.step(&nabla_b, &nabla_w, eta, x.ncols());
+        let mut workspace = Workspace::new(&self.sizes, x.ncols());
+        self.update_mini_batch_with(x, y, eta, &mut workspace);
+    }
+
+    /// `update_mini_batch` in buffers made once per training run. This is
+    /// `backprop_batch` with examples as rows, and BP4's product added
+    /// straight into the weights instead of kept as ∇w.
+    pub fn update_mini_batch_with(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        eta: F,
+        ws: &mut Workspace<F>,
+    ) {
+        let m = x.ncols();
+        ws.reserve(&self.sizes, m);
+        let layers = self.layers();
+        let Workspace {
+            activations,
+            deltas,
+            input,
+            targets,
+            output_z,
+            pool,
+            ..
+        } = ws;
+        let x = rows_of(x, input);
+        let y = rows_of(y, targets);
+        self.forward_rows(x, m, activations, output_z, pool);
+
+        // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
+        let n_out = self.sizes[layers];
+        let a_out = ArrayView2::from_shape((m, n_out), &activations[layers - 1][..m * n_out]);
+        let y = ArrayView2::from_shape((m, n_out), y);
+        let delta_out = ArrayViewMut2::from_shape((m, n_out), &mut deltas[layers - 1][..m * n_out]);
+        if let (Ok(a_out), Ok(y), Ok(delta_out)) = (a_out, y, delta_out) {
+            self.cost.delta(a_out, y, delta_out);
+        }
+
+        let rate = eta / F::from(m).unwrap_or_else(F::one);
+        for i in (0..layers).rev() {
+            let (n, k) = (self.sizes[i + 1], self.sizes[i]);
+            let (lower, upper) = deltas.split_at_mut(i);
+            let delta = &mut upper[0][..m * n];
+            if i > 0 {
+                // BP2: δ^{l−1} = ((w^l)^T δ^l) ⊙ f'(z^{l−1}), before w^l moves.
+                let delta_prev = &mut lower[i - 1][..m * k];
+                let w = weights_slice(&self.weights[i]);
+                let act = self.activation_of(i - 1);
+                let a = &activations[i - 1][..m * k];
+                let back = |delta: &[F], delta_prev: &mut [F], a: &[F], rows: usize| {
+                    kernels::back(delta, w, delta_prev, rows, n, k);
+                    for (d, &a) in delta_prev.iter_mut().zip(a) {
+                        *d *= act.prime_from_output(a);
+                    }
+                };
+                if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
+                    let mid = m / 2;
+                    let (d0, d1) = delta.split_at(mid * n);
+                    let (p0, p1) = delta_prev.split_at_mut(mid * k);
+                    let (a0, a1) = a.split_at(mid * k);
+                    pool.join(|| back(d0, p0, a0, mid), || back(d1, p1, a1, m - mid));
+                } else {
+                    back(delta, delta_prev, a, m);
+                }
+            }
+            // BP3: b^l → b^l − (η/m) Σ_x δ^l.
+            for row in delta.chunks_exact(n) {
+                for (b, &d) in self.biases[i].iter_mut().zip(row) {
+                    *b -= rate * d;
+                }
+            }
+            // BP4: w^l → w^l − (η/m) Σ_x δ^l (a^{l−1})^T, one pass over w^l.
+            delta.iter_mut().for_each(|d| *d = -rate * *d);
+            let a_prev: &[F] = if i == 0 {
+                x
+            } else {
+                &activations[i - 1][..m * k]
+            };
+            let w = self.weights[i]
+                .as_slice_mut()
+                .expect("weights are kept in standard layout");
+            let delta = &*delta;
+            if pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN {
+                // Each thread updates its own rows of w^l.
+                let mid = (n / 2).next_multiple_of(4).min(n);
+                let (w0, w1) = w.split_at_mut(mid * k);
+                pool.join(
+                    || kernels::rank_update_rows(delta, a_prev, w0, m, n, k, 0..mid),
+                    || kernels::rank_update_rows(delta, a_prev, w1, m, n, k, mid..n),
+                );
+            } else {
+                kernels::rank_update(delta, a_prev, w, m, n, k);
+            }
+        }
+    }
+
+    /// Feeds `m` examples forward, one row each in `x` (m, n_1): a^l = f(w^l a^{l−1} + b^l)
+    /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`.
+    fn forward_rows(
+        &self,
+        x: &[F],
+        m: usize,
+        activations: &mut [Vec<F>],
+        output_z: &mut [F],
+        pool: &Pool,
+    ) {
+        let layers = self.layers();
+        for i in 0..layers {
+            let (n, k) = (self.sizes[i + 1], self.sizes[i]);
+            let (done, rest) = activations.split_at_mut(i);
+            let a_prev: &[F] = if i == 0 { x } else { &done[i - 1][..m * k] };
+            let a = &mut rest[0][..m * n];
+            let w = weights_slice(&self.weights[i]);
+            let b = self.biases[i]
+                .as_slice()
+                .expect("biases are kept in standard layout");
+            let act = self.activation_of(i);
+            let last = i + 1 == layers;
+            // z = w a + b, then a = f(z) in place, each thread on its examples.
+            let layer = |a_prev: &[F], a: &mut [F], rows: usize| {
+                kernels::affine(a_prev, w, b, a, rows, n, k);
+                if !last {
+                    a.iter_mut().for_each(|v| *v = act.f(*v));
+                }
+            };
+            if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
+                let mid = m / 2;
+                let (a_prev0, a_prev1) = a_prev.split_at(mid * k);
+                let (a0, a1) = a.split_at_mut(mid * n);
+                pool.join(|| layer(a_prev0, a0, mid), || layer(a_prev1, a1, m - mid));
+            } else {
+                layer(a_prev, a, m);
+            }
+            if last {
+                output_z[..m * n].copy_from_slice(a);
+                a.iter_mut().for_each(|v| *v = act.f(*v));
+            }
+        }
     }
 
     /// The same step as `update_mini_batch`, one example at a time, as the
@@ -343,25 +492,109 @@ impl<F: NdFloat> Network<F> {
         }
     }
 
-    /// Feeds `data` forward in chunks; `f` sees z^L, a^L and the labels of each.
+    /// Feeds `data` forward in chunks; `f` sees z^L and a^L, each (n_L, m),
+    /// and the labels of each chunk.
     fn for_each_chunk(
         &self,
         data: &Dataset,
         mut f: impl FnMut(ArrayView2<F>, ArrayView2<F>, &[u8]),
     ) {
-        let mut rows = Array2::zeros((EVAL_CHUNK, data.pixels()));
+        let mut ws = Workspace::with_threads(&self.sizes, EVAL_CHUNK, 0);
+        let n_out = self.sizes[self.layers()];
         let indices: Vec<usize> = (0..data.len()).collect();
         for chunk in indices.chunks(EVAL_CHUNK) {
-            let mut x = rows.slice_mut(s![..chunk.len(), ..]);
-            data.gather_images(chunk, x.view_mut());
-            let (z, a) = self.feedforward_batch(x.t());
-            f(
-                z.view(),
-                a.view(),
-                &data.labels[chunk[0]..chunk[0] + chunk.len()],
-            );
+            let m = chunk.len();
+            let x = &mut ws.input[..m * data.pixels()];
+            if let Ok(rows) = ArrayViewMut2::from_shape((m, data.pixels()), &mut x[..]) {
+                data.gather_images(chunk, rows);
+            }
+            self.forward_rows(x, m, &mut ws.activations, &mut ws.output_z, &ws.pool);
+            let a =
+                ArrayView2::from_shape((m, n_out), &ws.activations[self.layers() - 1][..m * n_out]);
+            let z = ArrayView2::from_shape((m, n_out), &ws.output_z[..m * n_out]);
+            if let (Ok(z), Ok(a)) = (z, a) {
+                f(z.t(), a.t(), &data.labels[chunk[0]..chunk[0] + m]);
+            }
         }
     }
+}
+
+/// Work below this many multiply-adds stays on one thread: splitting it
+/// would cost more than it saves.
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// Buffers for the mini-batch computations, one row per example, made once
+/// and reused so the training loop does not allocate; and the threads.
+pub struct Workspace<F> {
+    capacity: usize,
+    /// a^l for l = 2 … L, (m, n_l).
+    activations: Vec<Vec<F>>,
+    /// δ^l for l = 2 … L, (m, n_l).
+    deltas: Vec<Vec<F>>,
+    /// z^L, (m, n_L): the cost is computed from z where a has saturated.
+    output_z: Vec<F>,
+    /// The input and targets as rows, when they do not already lie so.
+    input: Vec<F>,
+    targets: Vec<F>,
+    pool: Pool,
+}
+
+impl<F: NdFloat> Workspace<F> {
+    /// Buffers for networks of `sizes` and mini-batches of up to `capacity`,
+    /// computed on this thread alone.
+    pub fn new(sizes: &[usize], capacity: usize) -> Self {
+        Self::with_threads(sizes, capacity, 1)
+    }
+
+    /// As `new`, with `threads` threads in all (0: one per core). The
+    /// results are the same for any number.
+    pub fn with_threads(sizes: &[usize], capacity: usize, threads: usize) -> Self {
+        let pool = if threads == 0 {
+            Pool::for_machine()
+        } else {
+            Pool::new(threads)
+        };
+        let mut ws = Workspace {
+            capacity: 0,
+            activations: Vec::new(),
+            deltas: Vec::new(),
+            output_z: Vec::new(),
+            input: Vec::new(),
+            targets: Vec::new(),
+            pool,
+        };
+        ws.reserve(sizes, capacity);
+        ws
+    }
+
+    fn reserve(&mut self, sizes: &[usize], m: usize) {
+        if m <= self.capacity && self.activations.len() + 1 == sizes.len() {
+            return;
+        }
+        let m = m.max(self.capacity);
+        self.activations = sizes[1..].iter().map(|&n| vec![F::zero(); m * n]).collect();
+        self.deltas = self.activations.clone();
+        self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
+        self.input = vec![F::zero(); m * sizes[0]];
+        self.targets = self.output_z.clone();
+        self.capacity = m;
+    }
+}
+
+/// The matrix `x` (n, m), one column per example, as a row-major (m, n)
+/// slice: where it lies if its memory already has that layout, else copied.
+fn rows_of<'a, F: NdFloat>(x: ArrayView2<'a, F>, buffer: &'a mut Vec<F>) -> &'a [F] {
+    let rows = x.reversed_axes();
+    if let Some(slice) = rows.to_slice() {
+        return slice;
+    }
+    buffer.clear();
+    buffer.extend(rows.iter().copied());
+    buffer
+}
+
+fn weights_slice<F: NdFloat>(w: &Array2<F>) -> &[F] {
+    w.as_slice().expect("weights are kept in standard layout")
 }
 
 /// The index of the largest entry; the first of equals, as numpy's argmax.

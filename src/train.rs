@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::Dataset;
-use crate::network::Network;
+use crate::network::{Network, Workspace};
 
 /// Training settings, independent of the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +29,8 @@ pub struct TrainConfig {
     pub per_example: bool,
     pub activation: Activation,
     pub cost: Cost,
+    /// Threads in all, 0 for one per core. The model does not depend on it.
+    pub threads: usize,
 }
 
 impl TrainConfig {
@@ -43,6 +45,7 @@ impl TrainConfig {
             per_example: false,
             activation: Activation::Sigmoid,
             cost: Cost::Quadratic,
+            threads: 0,
         }
     }
 }
@@ -107,10 +110,11 @@ pub fn train<F: NdFloat>(
     let m = config.batch_size.max(1);
     let n_out = *config.sizes.last().unwrap_or(&0);
 
-    // Buffers for one mini-batch, made once: x one row per example (its
-    // transpose is X), y one column per example.
+    // Buffers for one mini-batch, made once: one row per example, so their
+    // transposes are the chapter's X and Y.
     let mut x_rows = Array2::<F>::zeros((m, training.pixels()));
-    let mut y = Array2::<F>::zeros((n_out, m));
+    let mut y_rows = Array2::<F>::zeros((m, n_out));
+    let mut workspace = Workspace::with_threads(&config.sizes, m, config.threads);
     let mut order: Vec<usize> = (0..training.len()).collect();
     let batches = order.len().div_ceil(m);
 
@@ -122,13 +126,13 @@ pub fn train<F: NdFloat>(
         order.shuffle(&mut rng);
         for batch in order.chunks(m) {
             let mut x = x_rows.slice_mut(s![..batch.len(), ..]);
-            let mut y = y.slice_mut(s![.., ..batch.len()]);
+            let mut y = y_rows.slice_mut(s![..batch.len(), ..]);
             training.gather_images(batch, x.view_mut());
-            training.gather_targets(batch, y.view_mut());
+            training.gather_targets(batch, y.view_mut().reversed_axes());
             if config.per_example {
-                net.update_mini_batch_per_example(x.t(), y.view(), eta);
+                net.update_mini_batch_per_example(x.t(), y.t(), eta);
             } else {
-                net.update_mini_batch(x.t(), y.view(), eta);
+                net.update_mini_batch_with(x.t(), y.t(), eta, &mut workspace);
             }
             observer.batches_done(1);
         }

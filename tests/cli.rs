@@ -328,3 +328,33 @@ fn a_failed_run_leaves_the_model_file_alone() {
     let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "temporary files left behind");
 }
+
+#[test]
+fn the_thread_count_does_not_change_the_model() {
+    // Mini-batches of 100 are large enough to be split between threads.
+    let dir = scratch("threads");
+    let files: Vec<PathBuf> = (1..=2).map(|t| dir.join(format!("t{t}.json"))).collect();
+    for (t, file) in files.iter().enumerate() {
+        let threads = (t + 1).to_string();
+        let out = nndl(&[
+            "train",
+            "--train-size",
+            "3000",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "100",
+            "--eta",
+            "1",
+            "--seed",
+            "5",
+            "--threads",
+            &threads,
+            "--quiet",
+            "--out",
+            s(file),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(fs::read(&files[0]).unwrap(), fs::read(&files[1]).unwrap());
+}

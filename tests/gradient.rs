@@ -119,3 +119,35 @@ fn a_step_lowers_the_cost_for_a_small_eta() {
     let after = net.total_cost(x.view(), y.view());
     assert!(after < before, "cost went from {before} to {after}");
 }
+
+#[test]
+fn f32_update_follows_the_f64_update() {
+    // The f32 training path (AVX2 kernels where the processor has them)
+    // takes the same step as f64, to f32 rounding.
+    let (net, x, y) = setup(&[784, 30, 10], 10, 13);
+    let x = x.mapv(|v| (v * 255.0).round() / 255.0);
+    let mut wide = net.clone();
+    wide.update_mini_batch(x.view(), y.view(), 3.0);
+    let mut narrow = net.cast::<f32>();
+    narrow.update_mini_batch(
+        x.mapv(|v| v as f32).view(),
+        y.mapv(|v| v as f32).view(),
+        3.0,
+    );
+    let narrow = narrow.cast::<f64>();
+    let start = net.cast::<f32>().cast::<f64>();
+    for l in 0..2 {
+        let moved = (&wide.weights[l] - &start.weights[l])
+            .mapv(f64::abs)
+            .fold(0.0f64, |a, &b| a.max(b));
+        let diff = (&narrow.weights[l] - &wide.weights[l])
+            .mapv(f64::abs)
+            .fold(0.0f64, |a, &b| a.max(b));
+        assert!(moved > 1e-3, "layer {}: the step moved nothing", l + 2);
+        assert!(
+            diff < 1e-4,
+            "layer {}: f32 weights off by {diff:e} (step size {moved:e})",
+            l + 2
+        );
+    }
+}
