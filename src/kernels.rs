@@ -23,6 +23,10 @@ pub fn affine<F: Float>(a: &[F], w: &[F], b: &[F], z: &mut [F], m: usize, n: usi
         if is_f32::<F>() {
             // SAFETY: F is f32, so the slices are f32 slices; the processor
             // has AVX2 and FMA.
+            if has_avx512() {
+                // SAFETY: as below, and the processor has AVX-512F.
+                return unsafe { avx512::affine(f32s(a), f32s(w), f32s(b), f32s_mut(z), m, n, k) };
+            }
             return unsafe { avx2::affine(f32s(a), f32s(w), f32s(b), f32s_mut(z), m, n, k) };
         }
         // SAFETY: the processor has AVX2 and FMA.
@@ -40,6 +44,10 @@ pub fn back<F: Float>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k:
         if is_f32::<F>() {
             // SAFETY: F is f32, so the slices are f32 slices; the processor
             // has AVX2 and FMA.
+            if has_avx512() {
+                // SAFETY: as below, and the processor has AVX-512F.
+                return unsafe { avx512::back(f32s(d), f32s(w), f32s_mut(d_prev), m, n, k) };
+            }
             return unsafe { avx2::back(f32s(d), f32s(w), f32s_mut(d_prev), m, n, k) };
         }
         // SAFETY: the processor has AVX2 and FMA.
@@ -71,6 +79,12 @@ pub fn rank_update_rows<F: Float>(
         if is_f32::<F>() {
             // SAFETY: F is f32, so the slices are f32 slices; the processor
             // has AVX2 and FMA.
+            if has_avx512() {
+                // SAFETY: as below, and the processor has AVX-512F.
+                return unsafe {
+                    avx512::rank_update(f32s(c), f32s(a), f32s_mut(w), m, n, k, rows)
+                };
+            }
             return unsafe { avx2::rank_update(f32s(c), f32s(a), f32s_mut(w), m, n, k, rows) };
         }
         // SAFETY: the processor has AVX2 and FMA.
@@ -79,10 +93,69 @@ pub fn rank_update_rows<F: Float>(
     rank_update_impl::<F, false>(c, a, w, m, n, k, rows)
 }
 
-/// Whether to run the AVX2 + FMA build of the kernels (checked once, cached).
+/// dst[i] = src[i] / 255: pixel bytes to [0, 1], exactly rounded.
+pub fn scale_bytes<F: Float>(src: &[u8], dst: &mut [F]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor has AVX2 and FMA.
+        return unsafe { x86::scale_bytes(src, dst) };
+    }
+    scale_bytes_impl(src, dst)
+}
+
+#[inline(always)]
+fn scale_bytes_impl<F: Float>(src: &[u8], dst: &mut [F]) {
+    let max = F::from(255.0).unwrap_or_else(F::one);
+    for (v, &b) in dst.iter_mut().zip(src) {
+        *v = F::from(b).unwrap_or_else(F::zero) / max;
+    }
+}
+
+/// The instruction sets the kernels may use, best last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Simd {
+    /// Plain code, whatever the compiler makes of it.
+    Portable,
+    /// AVX2 and FMA, 8 f32 lanes.
+    Avx2,
+    /// AVX-512F, 16 f32 lanes (f32 kernels only; others use AVX2).
+    Avx512,
+}
+
+/// The best the processor offers, capped by the environment variable
+/// `NNDL_SIMD` (`portable`, `avx2` or `avx512`) so builds can be compared.
+/// Decided once per process.
+pub fn simd() -> Simd {
+    static LEVEL: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let best =
+            if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+                Simd::Portable
+            } else if std::is_x86_feature_detected!("avx512f") {
+                Simd::Avx512
+            } else {
+                Simd::Avx2
+            };
+        #[cfg(not(target_arch = "x86_64"))]
+        let best = Simd::Portable;
+        let cap = match std::env::var("NNDL_SIMD").as_deref() {
+            Ok("portable") => Simd::Portable,
+            Ok("avx2") => Simd::Avx2,
+            _ => Simd::Avx512,
+        };
+        best.min(cap)
+    })
+}
+
 #[cfg(target_arch = "x86_64")]
 fn has_avx2_fma() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    simd() >= Simd::Avx2
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    simd() >= Simd::Avx512
 }
 
 fn is_f32<F: Float>() -> bool {
@@ -110,6 +183,7 @@ unsafe fn f32s_mut<F: Float>(x: &mut [F]) -> &mut [f32] {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
+    use std::ops::Range;
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn affine<F: Float>(
@@ -122,6 +196,11 @@ mod x86 {
         k: usize,
     ) {
         affine_impl::<F, true>(a, w, b, z, m, n, k)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn scale_bytes<F: Float>(src: &[u8], dst: &mut [F]) {
+        scale_bytes_impl(src, dst)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -143,244 +222,398 @@ mod x86 {
     }
 }
 
-/// The f32 kernels in AVX2 + FMA intrinsics: eight lanes a register, tiles
-/// sized to keep every accumulator in the sixteen registers. Each output sums
-/// in the same order whatever tile computes it.
-/// SAFETY (for callers of every function here): the processor has AVX2 and
-/// FMA, and the slices hold the sizes the public kernels assert.
+/// The f32 kernels in SIMD intrinsics, written once for any vector width:
+/// each module below defines its vector type `V` of `L` lanes, the tile
+/// height `MR` and the primitives, then expands this. Tiles are sized to
+/// keep every accumulator in registers; each output sums in the same order
+/// whatever tile computes it.
+/// SAFETY (for callers of every function it makes): the processor has the
+/// module's features, and the slices hold the sizes the public kernels assert.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-    use std::ops::Range;
+macro_rules! f32_kernels {
+    ($features:literal) => {
+        #[target_feature(enable = $features)]
+        pub unsafe fn affine(
+            a: &[f32],
+            w: &[f32],
+            b: &[f32],
+            z: &mut [f32],
+            m: usize,
+            n: usize,
+            k: usize,
+        ) {
+            let mut j = 0;
+            while j < n {
+                let nr = (n - j).min(4);
+                // SAFETY: rows j..j + nr of w exist, and every row of a.
+                unsafe {
+                    match nr {
+                        4 => dot_rows::<4>(a, w, b, z, j, m, n, k),
+                        3 => dot_rows::<3>(a, w, b, z, j, m, n, k),
+                        2 => dot_rows::<2>(a, w, b, z, j, m, n, k),
+                        _ => dot_rows::<1>(a, w, b, z, j, m, n, k),
+                    }
+                }
+                j += nr;
+            }
+        }
 
-    /// The sum of the eight lanes of `v`.
-    #[target_feature(enable = "avx2,fma")]
-    fn hsum(v: __m256) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
-    }
+        /// Neurons j..j + NR of `affine` for every example, MR at a time.
+        #[target_feature(enable = $features)]
+        #[inline]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn dot_rows<const NR: usize>(
+            a: &[f32],
+            w: &[f32],
+            b: &[f32],
+            z: &mut [f32],
+            j: usize,
+            m: usize,
+            n: usize,
+            k: usize,
+        ) {
+            let mut i = 0;
+            // SAFETY: rows i..i + MR (or 2, or 1) of a exist.
+            unsafe {
+                while i + MR <= m {
+                    dot_tile::<MR, NR>(a, w, b, z, i, j, n, k);
+                    i += MR;
+                }
+                while i + 2 <= m {
+                    dot_tile::<2, NR>(a, w, b, z, i, j, n, k);
+                    i += 2;
+                }
+                if i < m {
+                    dot_tile::<1, NR>(a, w, b, z, i, j, n, k);
+                }
+            }
+        }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn affine(
-        a: &[f32],
-        w: &[f32],
-        b: &[f32],
-        z: &mut [f32],
-        m: usize,
-        n: usize,
-        k: usize,
-    ) {
-        let mut j = 0;
-        while j < n {
-            let nr = (n - j).min(4);
+        /// MR examples × NR neurons of `affine`; the last, partial vector of
+        /// each row is loaded with its missing lanes zero.
+        #[target_feature(enable = $features)]
+        #[inline]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn dot_tile<const MR: usize, const NR: usize>(
+            a: &[f32],
+            w: &[f32],
+            b: &[f32],
+            z: &mut [f32],
+            i0: usize,
+            j0: usize,
+            n: usize,
+            k: usize,
+        ) {
+            let pa: [*const f32; MR] = std::array::from_fn(|r| a[(i0 + r) * k..].as_ptr());
+            let pw: [*const f32; NR] = std::array::from_fn(|s| w[(j0 + s) * k..].as_ptr());
+            let mut acc = [[zero(); NR]; MR];
+            let mut c = 0;
+            while c < k {
+                let len = (k - c).min(L);
+                // SAFETY: c + len <= k, within each row.
+                unsafe {
+                    let av: [V; MR] = std::array::from_fn(|r| load_part(pa[r].add(c), len));
+                    for s in 0..NR {
+                        let wv = load_part(pw[s].add(c), len);
+                        for r in 0..MR {
+                            acc[r][s] = fmadd(av[r], wv, acc[r][s]);
+                        }
+                    }
+                }
+                c += L;
+            }
+            for r in 0..MR {
+                for s in 0..NR {
+                    z[(i0 + r) * n + j0 + s] = hsum(acc[r][s]) + b[j0 + s];
+                }
+            }
+        }
+
+        #[target_feature(enable = $features)]
+        pub unsafe fn back(d: &[f32], w: &[f32], d_prev: &mut [f32], m: usize, n: usize, k: usize) {
             let mut i = 0;
             while i < m {
-                let mr = (m - i).min(2);
-                // SAFETY: rows i..i + mr of a and j..j + nr of w exist.
+                let mr = (m - i).min(4);
+                // SAFETY: rows i..i + mr of d and d_prev exist.
                 unsafe {
-                    if (mr, nr) == (2, 4) {
-                        dot_tile::<2, 4>(a, w, b, z, i, j, n, k);
-                    } else if nr == 4 {
-                        dot_tile::<1, 4>(a, w, b, z, i, j, n, k);
+                    if mr == 4 {
+                        back_tile::<4>(d, w, d_prev, i, n, k);
                     } else {
                         for r in 0..mr {
-                            for s in 0..nr {
-                                dot_tile::<1, 1>(a, w, b, z, i + r, j + s, n, k);
-                            }
+                            back_tile::<1>(d, w, d_prev, i + r, n, k);
                         }
                     }
                 }
                 i += mr;
             }
-            j += nr;
         }
-    }
 
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn dot_tile<const MR: usize, const NR: usize>(
-        a: &[f32],
-        w: &[f32],
-        b: &[f32],
-        z: &mut [f32],
-        i0: usize,
-        j0: usize,
-        n: usize,
-        k: usize,
-    ) {
-        let full = k - k % 8;
-        let pa: [*const f32; MR] = std::array::from_fn(|r| a[(i0 + r) * k..].as_ptr());
-        let pw: [*const f32; NR] = std::array::from_fn(|s| w[(j0 + s) * k..].as_ptr());
-        let mut acc = [[_mm256_setzero_ps(); NR]; MR];
-        let mut c = 0;
-        while c < full {
-            // SAFETY: c + 8 <= k, within each row.
-            unsafe {
-                let av: [__m256; MR] = std::array::from_fn(|r| _mm256_loadu_ps(pa[r].add(c)));
-                for s in 0..NR {
-                    let wv = _mm256_loadu_ps(pw[s].add(c));
-                    for r in 0..MR {
-                        acc[r][s] = _mm256_fmadd_ps(av[r], wv, acc[r][s]);
-                    }
-                }
-            }
-            c += 8;
-        }
-        for r in 0..MR {
-            for s in 0..NR {
-                let mut sum = hsum(acc[r][s]);
-                for t in full..k {
-                    sum = a[(i0 + r) * k + t].mul_add(w[(j0 + s) * k + t], sum);
-                }
-                z[(i0 + r) * n + j0 + s] = sum + b[j0 + s];
-            }
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn back(d: &[f32], w: &[f32], d_prev: &mut [f32], m: usize, n: usize, k: usize) {
-        let mut i = 0;
-        while i < m {
-            let mr = (m - i).min(4);
-            // SAFETY: rows i..i + mr of d and d_prev exist.
-            unsafe {
-                if mr == 4 {
-                    back_tile::<4>(d, w, d_prev, i, n, k);
-                } else {
-                    for r in 0..mr {
-                        back_tile::<1>(d, w, d_prev, i + r, n, k);
-                    }
-                }
-            }
-            i += mr;
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn back_tile<const MR: usize>(
-        d: &[f32],
-        w: &[f32],
-        d_prev: &mut [f32],
-        i0: usize,
-        n: usize,
-        k: usize,
-    ) {
-        let full = k - k % 16;
-        let mut c = 0;
-        while c < full {
-            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-            for j in 0..n {
-                // SAFETY: c + 16 <= k, within row j of w.
-                unsafe {
-                    let pw = w[j * k + c..].as_ptr();
-                    let (w0, w1) = (_mm256_loadu_ps(pw), _mm256_loadu_ps(pw.add(8)));
-                    for r in 0..MR {
-                        let dj = _mm256_set1_ps(d[(i0 + r) * n + j]);
-                        acc[r][0] = _mm256_fmadd_ps(dj, w0, acc[r][0]);
-                        acc[r][1] = _mm256_fmadd_ps(dj, w1, acc[r][1]);
-                    }
-                }
-            }
-            for r in 0..MR {
-                let out = &mut d_prev[(i0 + r) * k + c..(i0 + r) * k + c + 16];
-                // SAFETY: out holds 16 values.
-                unsafe {
-                    _mm256_storeu_ps(out.as_mut_ptr(), acc[r][0]);
-                    _mm256_storeu_ps(out.as_mut_ptr().add(8), acc[r][1]);
-                }
-            }
-            c += 16;
-        }
-        for r in 0..MR {
-            for t in full..k {
-                let mut sum = 0.0f32;
+        /// MR examples of `back`, one vector of columns at a time.
+        #[target_feature(enable = $features)]
+        #[inline]
+        unsafe fn back_tile<const MR: usize>(
+            d: &[f32],
+            w: &[f32],
+            d_prev: &mut [f32],
+            i0: usize,
+            n: usize,
+            k: usize,
+        ) {
+            let mut c = 0;
+            while c < k {
+                let len = (k - c).min(L);
+                let mut acc = [zero(); MR];
                 for j in 0..n {
-                    sum = d[(i0 + r) * n + j].mul_add(w[j * k + t], sum);
-                }
-                d_prev[(i0 + r) * k + t] = sum;
-            }
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn rank_update(
-        c: &[f32],
-        a: &[f32],
-        w: &mut [f32],
-        m: usize,
-        n: usize,
-        k: usize,
-        rows: Range<usize>,
-    ) {
-        let mut j = rows.start;
-        while j < rows.end {
-            let nr = (rows.end - j).min(4);
-            // SAFETY: rows j..j + nr of w exist.
-            unsafe {
-                if nr == 4 {
-                    update_tile::<4>(c, a, w, j, rows.start, m, n, k);
-                } else {
-                    for s in 0..nr {
-                        update_tile::<1>(c, a, w, j + s, rows.start, m, n, k);
+                    // SAFETY: c + len <= k, within row j of w.
+                    let wv = unsafe { load_part(w[j * k + c..].as_ptr(), len) };
+                    for r in 0..MR {
+                        acc[r] = fmadd(splat(d[(i0 + r) * n + j]), wv, acc[r]);
                     }
                 }
+                for r in 0..MR {
+                    let out = &mut d_prev[(i0 + r) * k + c..(i0 + r) * k + c + len];
+                    // SAFETY: out holds len values.
+                    unsafe { store_part(out.as_mut_ptr(), acc[r], len) };
+                }
+                c += L;
             }
-            j += nr;
         }
+
+        #[target_feature(enable = $features)]
+        pub unsafe fn rank_update(
+            c: &[f32],
+            a: &[f32],
+            w: &mut [f32],
+            m: usize,
+            n: usize,
+            k: usize,
+            rows: Range<usize>,
+        ) {
+            let mut j = rows.start;
+            while j < rows.end {
+                let nr = (rows.end - j).min(4);
+                // SAFETY: rows j..j + nr of w exist.
+                unsafe {
+                    if nr == 4 {
+                        update_tile::<4>(c, a, w, j, rows.start, m, n, k);
+                    } else {
+                        for s in 0..nr {
+                            update_tile::<1>(c, a, w, j + s, rows.start, m, n, k);
+                        }
+                    }
+                }
+                j += nr;
+            }
+        }
+
+        /// Weight rows j0..j0 + NR of `rank_update` (`w` starts at row
+        /// `base`): two vectors of columns at a time held in registers while
+        /// every example's contribution is added, then one partial vector.
+        #[target_feature(enable = $features)]
+        #[inline]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn update_tile<const NR: usize>(
+            c: &[f32],
+            a: &[f32],
+            w: &mut [f32],
+            j0: usize,
+            base: usize,
+            m: usize,
+            n: usize,
+            k: usize,
+        ) {
+            let mut col = 0;
+            while col + 2 * L <= k {
+                // SAFETY: col + 2L <= k, within each row of w and a.
+                unsafe {
+                    let pw: [*mut f32; NR] =
+                        std::array::from_fn(|s| w[(j0 - base + s) * k + col..].as_mut_ptr());
+                    let mut acc: [[V; 2]; NR] =
+                        std::array::from_fn(|s| [load(pw[s]), load(pw[s].add(L))]);
+                    for i in 0..m {
+                        let pa = a[i * k + col..].as_ptr();
+                        let (a0, a1) = (load(pa), load(pa.add(L)));
+                        for s in 0..NR {
+                            let cij = splat(c[i * n + j0 + s]);
+                            acc[s][0] = fmadd(cij, a0, acc[s][0]);
+                            acc[s][1] = fmadd(cij, a1, acc[s][1]);
+                        }
+                    }
+                    for s in 0..NR {
+                        store(pw[s], acc[s][0]);
+                        store(pw[s].add(L), acc[s][1]);
+                    }
+                }
+                col += 2 * L;
+            }
+            while col < k {
+                let len = (k - col).min(L);
+                // SAFETY: col + len <= k, within each row of w and a.
+                unsafe {
+                    let pw: [*mut f32; NR] =
+                        std::array::from_fn(|s| w[(j0 - base + s) * k + col..].as_mut_ptr());
+                    let mut acc: [V; NR] = std::array::from_fn(|s| load_part(pw[s], len));
+                    for i in 0..m {
+                        let av = load_part(a[i * k + col..].as_ptr(), len);
+                        for s in 0..NR {
+                            acc[s] = fmadd(splat(c[i * n + j0 + s]), av, acc[s]);
+                        }
+                    }
+                    for s in 0..NR {
+                        store_part(pw[s], acc[s], len);
+                    }
+                }
+                col += L;
+            }
+        }
+    };
+}
+
+/// AVX2 + FMA: eight lanes, sixteen registers.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    type V = __m256;
+    const L: usize = 8;
+    const MR: usize = 2;
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn load(p: *const f32) -> V {
+        // SAFETY: by the caller's word, p points to L floats.
+        unsafe { _mm256_loadu_ps(p) }
     }
 
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn update_tile<const NR: usize>(
-        c: &[f32],
-        a: &[f32],
-        w: &mut [f32],
-        j0: usize,
-        base: usize,
-        m: usize,
-        n: usize,
-        k: usize,
-    ) {
-        let full = k - k % 16;
-        let mut col = 0;
-        while col < full {
-            // SAFETY: col + 16 <= k, within each row of w and a.
-            unsafe {
-                let pw: [*mut f32; NR] =
-                    std::array::from_fn(|s| w[(j0 - base + s) * k + col..].as_mut_ptr());
-                let mut acc: [[__m256; 2]; NR] = std::array::from_fn(|s| {
-                    [_mm256_loadu_ps(pw[s]), _mm256_loadu_ps(pw[s].add(8))]
-                });
-                for i in 0..m {
-                    let pa = a[i * k + col..].as_ptr();
-                    let (a0, a1) = (_mm256_loadu_ps(pa), _mm256_loadu_ps(pa.add(8)));
-                    for s in 0..NR {
-                        let cij = _mm256_set1_ps(c[i * n + j0 + s]);
-                        acc[s][0] = _mm256_fmadd_ps(cij, a0, acc[s][0]);
-                        acc[s][1] = _mm256_fmadd_ps(cij, a1, acc[s][1]);
-                    }
-                }
-                for s in 0..NR {
-                    _mm256_storeu_ps(pw[s], acc[s][0]);
-                    _mm256_storeu_ps(pw[s].add(8), acc[s][1]);
-                }
-            }
-            col += 16;
-        }
-        for s in 0..NR {
-            for t in full..k {
-                let mut sum = w[(j0 - base + s) * k + t];
-                for i in 0..m {
-                    sum = c[i * n + j0 + s].mul_add(a[i * k + t], sum);
-                }
-                w[(j0 - base + s) * k + t] = sum;
-            }
-        }
+    unsafe fn store(p: *mut f32, v: V) {
+        // SAFETY: by the caller's word, p points to L floats.
+        unsafe { _mm256_storeu_ps(p, v) }
     }
+
+    /// Lanes 0..len all ones, the rest zero.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn mask(len: usize) -> __m256i {
+        const ONES_THEN_ZEROS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+        let lanes = &ONES_THEN_ZEROS[L - len..2 * L - len];
+        // SAFETY: `lanes` holds 8 i32.
+        unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn load_part(p: *const f32, len: usize) -> V {
+        // SAFETY: by the caller's word, p points to len floats; masked lanes are not read.
+        unsafe { _mm256_maskload_ps(p, mask(len)) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store_part(p: *mut f32, v: V, len: usize) {
+        // SAFETY: by the caller's word, p points to len floats; masked lanes are not written.
+        unsafe { _mm256_maskstore_ps(p, mask(len), v) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn fmadd(a: V, b: V, c: V) -> V {
+        _mm256_fmadd_ps(a, b, c)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn splat(x: f32) -> V {
+        _mm256_set1_ps(x)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn zero() -> V {
+        _mm256_setzero_ps()
+    }
+
+    /// The sum of the lanes, pairwise.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn hsum(v: V) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
+    }
+
+    f32_kernels!("avx2,fma");
+}
+
+/// AVX-512: sixteen lanes, thirty-two registers, so taller tiles.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    type V = __m512;
+    const L: usize = 16;
+    const MR: usize = 4;
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn load(p: *const f32) -> V {
+        // SAFETY: by the caller's word, p points to L floats.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn store(p: *mut f32, v: V) {
+        // SAFETY: by the caller's word, p points to L floats.
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+
+    fn mask(len: usize) -> __mmask16 {
+        ((1u32 << len) - 1) as __mmask16
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn load_part(p: *const f32, len: usize) -> V {
+        // SAFETY: by the caller's word, p points to len floats; masked lanes are not read.
+        unsafe { _mm512_maskz_loadu_ps(mask(len), p) }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn store_part(p: *mut f32, v: V, len: usize) {
+        // SAFETY: by the caller's word, p points to len floats; masked lanes are not written.
+        unsafe { _mm512_mask_storeu_ps(p, mask(len), v) }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn fmadd(a: V, b: V, c: V) -> V {
+        _mm512_fmadd_ps(a, b, c)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn splat(x: f32) -> V {
+        _mm512_set1_ps(x)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn zero() -> V {
+        _mm512_setzero_ps()
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn hsum(v: V) -> f32 {
+        _mm512_reduce_add_ps(v)
+    }
+
+    f32_kernels!("avx512f,avx2,fma");
 }
 
 /// a·b + c, fused where the instruction exists (plain `mul_add` would be a
@@ -593,6 +826,7 @@ fn update_tile<F: Float, const FMA: bool, const NR: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
 
     /// Deterministic values in [−1, 1).
     fn values(len: usize, seed: u64) -> Vec<f64> {
@@ -620,47 +854,116 @@ mod tests {
 
     // Shapes with every remainder: m and n not multiples of the tiles, k not
     // a multiple of the lane width.
-    const SHAPES: [(usize, usize, usize); 5] =
-        [(1, 1, 1), (3, 5, 7), (10, 30, 784), (7, 10, 30), (5, 9, 37)];
+    const SHAPES: [(usize, usize, usize); 6] = [
+        (1, 1, 1),
+        (3, 5, 7),
+        (10, 30, 784),
+        (7, 10, 30),
+        (5, 9, 37),
+        (11, 13, 50),
+    ];
 
-    /// The f32 kernels (AVX2 where the processor has it) against an f64
-    /// reference, to f32 rounding.
+    type Affine = fn(&[f32], &[f32], &[f32], &mut [f32], usize, usize, usize);
+    type Back = fn(&[f32], &[f32], &mut [f32], usize, usize, usize);
+    type RankUpdate = fn(&[f32], &[f32], &mut [f32], usize, usize, usize, Range<usize>);
+
+    /// One build of the three f32 kernels.
+    struct F32Kernels {
+        name: &'static str,
+        affine: Affine,
+        back: Back,
+        rank_update: RankUpdate,
+    }
+
+    /// Every build this processor can run, whatever `simd()` picks.
+    fn f32_builds() -> Vec<F32Kernels> {
+        #[allow(unused_mut)]
+        let mut builds = vec![F32Kernels {
+            name: "portable",
+            affine: |a, w, b, z, m, n, k| affine_impl::<f32, false>(a, w, b, z, m, n, k),
+            back: |d, w, p, m, n, k| back_impl::<f32, false>(d, w, p, m, n, k),
+            rank_update: |c, a, w, m, n, k, r| rank_update_impl::<f32, false>(c, a, w, m, n, k, r),
+        }];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY (each closure): the processor has AVX2 and FMA.
+                builds.push(F32Kernels {
+                    name: "avx2",
+                    affine: |a, w, b, z, m, n, k| unsafe { avx2::affine(a, w, b, z, m, n, k) },
+                    back: |d, w, p, m, n, k| unsafe { avx2::back(d, w, p, m, n, k) },
+                    rank_update: |c, a, w, m, n, k, r| unsafe {
+                        avx2::rank_update(c, a, w, m, n, k, r)
+                    },
+                });
+            }
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                // SAFETY (each closure): the processor has AVX-512F, AVX2 and FMA.
+                builds.push(F32Kernels {
+                    name: "avx512",
+                    affine: |a, w, b, z, m, n, k| unsafe { avx512::affine(a, w, b, z, m, n, k) },
+                    back: |d, w, p, m, n, k| unsafe { avx512::back(d, w, p, m, n, k) },
+                    rank_update: |c, a, w, m, n, k, r| unsafe {
+                        avx512::rank_update(c, a, w, m, n, k, r)
+                    },
+                });
+            }
+        }
+        builds
+    }
+
+    /// Each f32 build against the f64 kernels, to f32 rounding, and split
+    /// updates against whole ones, exactly.
     #[test]
     fn f32_kernels_match_the_naive_products() {
         let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let wide = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-        let near = |p: &[f32], q: &[f64], scale: usize| {
-            for (i, (&x, &y)) in p.iter().zip(q).enumerate() {
-                assert!(
-                    (x as f64 - y).abs() <= 1e-6 * scale as f64,
-                    "entry {i}: {x} vs {y}"
+        for build in f32_builds() {
+            let near = |what: &str, p: &[f32], q: &[f64], scale: usize| {
+                for (i, (&x, &y)) in p.iter().zip(q).enumerate() {
+                    assert!(
+                        (x as f64 - y).abs() <= 1e-6 * scale as f64,
+                        "{} {what}, entry {i}: {x} vs {y}",
+                        build.name
+                    );
+                }
+            };
+            for (m, n, k) in SHAPES {
+                let (a, w, b) = (
+                    narrow(&values(m * k, 1)),
+                    narrow(&values(n * k, 2)),
+                    narrow(&values(n, 3)),
+                );
+                let mut z = vec![0.0f32; m * n];
+                (build.affine)(&a, &w, &b, &mut z, m, n, k);
+                let mut z64 = vec![0.0; m * n];
+                affine(&wide(&a), &wide(&w), &wide(&b), &mut z64, m, n, k);
+                near("affine", &z, &z64, k);
+
+                let d = narrow(&values(m * n, 4));
+                let mut out = vec![0.0f32; m * k];
+                (build.back)(&d, &w, &mut out, m, n, k);
+                let mut out64 = vec![0.0; m * k];
+                back(&wide(&d), &wide(&w), &mut out64, m, n, k);
+                near("back", &out, &out64, n);
+
+                let mut w2 = w.clone();
+                (build.rank_update)(&d, &a, &mut w2, m, n, k, 0..n);
+                let mut w64 = wide(&w);
+                rank_update(&wide(&d), &wide(&a), &mut w64, m, n, k);
+                near("rank_update", &w2, &w64, m);
+
+                let split = n / 2;
+                let mut halves = w.clone();
+                let (top, bottom) = halves.split_at_mut(split * k);
+                (build.rank_update)(&d, &a, top, m, n, k, 0..split);
+                (build.rank_update)(&d, &a, bottom, m, n, k, split..n);
+                assert_eq!(
+                    halves, w2,
+                    "{}: rank_update split at row {split}",
+                    build.name
                 );
             }
-        };
-        for (m, n, k) in SHAPES {
-            let (a, w, b) = (
-                narrow(&values(m * k, 1)),
-                narrow(&values(n * k, 2)),
-                narrow(&values(n, 3)),
-            );
-            let mut z = vec![0.0f32; m * n];
-            affine(&a, &w, &b, &mut z, m, n, k);
-            let mut z64 = vec![0.0; m * n];
-            affine(&wide(&a), &wide(&w), &wide(&b), &mut z64, m, n, k);
-            near(&z, &z64, k);
-
-            let d = narrow(&values(m * n, 4));
-            let mut out = vec![0.0f32; m * k];
-            back(&d, &w, &mut out, m, n, k);
-            let mut out64 = vec![0.0; m * k];
-            back(&wide(&d), &wide(&w), &mut out64, m, n, k);
-            near(&out, &out64, n);
-
-            let mut w2 = w.clone();
-            rank_update(&d, &a, &mut w2, m, n, k);
-            let mut w64 = wide(&w);
-            rank_update(&wide(&d), &wide(&a), &mut w64, m, n, k);
-            near(&w2, &w64, m);
         }
     }
 

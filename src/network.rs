@@ -441,6 +441,31 @@ impl<F: NdFloat> Network<F> {
         }
     }
 
+    /// a^L for the mini-batch `x` (n_1, m), computed by the training kernels
+    /// in `ws`: (n_L, m), one column per example.
+    pub fn feedforward_with<'w>(
+        &self,
+        x: ArrayView2<F>,
+        ws: &'w mut Workspace<F>,
+    ) -> ArrayView2<'w, F> {
+        let m = x.ncols();
+        ws.reserve(&self.sizes, m);
+        let Workspace {
+            activations,
+            input,
+            output_z,
+            pool,
+            ..
+        } = ws;
+        let x = rows_of(x, input);
+        self.forward_rows(x, m, activations, output_z, pool);
+        let n_out = self.sizes[self.layers()];
+        let out: &'w [F] = &activations[self.layers() - 1][..m * n_out];
+        ArrayView2::from_shape((m, n_out), out)
+            .map(|a| a.reversed_axes())
+            .unwrap_or_else(|_| ArrayView2::from_shape((0, 0), &[]).expect("an empty view"))
+    }
+
     /// Σ_x C_x over a mini-batch, from the targets `y` (n_L, m).
     pub fn total_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>) -> F {
         let (z, a) = self.feedforward_batch(x);
@@ -521,7 +546,7 @@ impl<F: NdFloat> Network<F> {
 
 /// Work below this many multiply-adds stays on one thread: splitting it
 /// would cost more than it saves.
-const PARALLEL_MIN: usize = 1 << 20;
+const PARALLEL_MIN: usize = 1 << 22;
 
 /// Buffers for the mini-batch computations, one row per example, made once
 /// and reused so the training loop does not allocate; and the threads.
@@ -652,6 +677,19 @@ mod tests {
             for (p, q) in single.iter().zip(a.column(j)) {
                 assert!((p - q).abs() < 1e-14);
             }
+        }
+    }
+
+    #[test]
+    fn kernel_feedforward_matches_the_ndarray_one() {
+        let net = Network::<f64>::new(&[37, 21, 5], &mut ChaCha8Rng::seed_from_u64(4));
+        let x = Array2::from_shape_fn((37, 9), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 11.0);
+        let (_, reference) = net.feedforward_batch(x.view());
+        let mut ws = Workspace::new(&net.sizes, 4);
+        let fast = net.feedforward_with(x.view(), &mut ws);
+        assert_eq!(fast.dim(), (5, 9));
+        for (p, q) in fast.iter().zip(reference.iter()) {
+            assert!((p - q).abs() < 1e-14, "{p} vs {q}");
         }
     }
 

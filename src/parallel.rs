@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long an idle helper spins before parking.
-const SPIN: Duration = Duration::from_micros(200);
+/// How many times an idle thread polls before it starts to yield or park
+/// (some hundreds of microseconds); the clock is not read while spinning.
+const SPINS: u32 = 1 << 16;
 
 const IDLE: u8 = 0;
 const POSTED: u8 = 1;
@@ -93,9 +94,10 @@ impl Pool {
         helper.thread().unpark();
         // `slot` must outlive the helper's use of it: wait, even if `b` panics.
         let result = catch_unwind(AssertUnwindSafe(b));
-        let start = Instant::now();
+        let mut spins = 0u32;
         while self.shared.state.load(Ordering::Acquire) != IDLE {
-            if start.elapsed() < SPIN {
+            if spins < SPINS {
+                spins += 1;
                 std::hint::spin_loop();
             } else {
                 thread::yield_now();
@@ -121,12 +123,13 @@ unsafe fn call_once<A: FnOnce()>(data: *mut ()) {
 
 fn helper_loop(shared: &Shared) {
     loop {
-        let start = Instant::now();
+        let mut spins = 0u32;
         while shared.state.load(Ordering::Acquire) != POSTED {
             if shared.shutdown.load(Ordering::Acquire) {
                 return;
             }
-            if start.elapsed() < SPIN {
+            if spins < SPINS {
+                spins += 1;
                 std::hint::spin_loop();
             } else {
                 thread::park_timeout(Duration::from_millis(10));

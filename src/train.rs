@@ -93,6 +93,75 @@ impl<F> Outcome<F> {
     }
 }
 
+/// Mini-batch stochastic gradient descent over one training set: the
+/// network, the shuffled order and the buffers, made once.
+pub struct Sgd<'a, F> {
+    pub net: Network<F>,
+    training: &'a Dataset,
+    eta: F,
+    batch_size: usize,
+    per_example: bool,
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    // One row per example, so their transposes are the chapter's X and Y.
+    x_rows: Array2<F>,
+    y_rows: Array2<F>,
+    workspace: Workspace<F>,
+}
+
+impl<'a, F: NdFloat> Sgd<'a, F> {
+    /// A fresh network for `config`, initialised from its seed.
+    pub fn new(config: &TrainConfig, training: &'a Dataset) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut net = Network::<F>::new(&config.sizes, &mut rng);
+        net.activation = config.activation;
+        net.cost = config.cost;
+        let m = config.batch_size.max(1);
+        let n_out = *config.sizes.last().unwrap_or(&0);
+        Sgd {
+            net,
+            training,
+            eta: F::from(config.eta).unwrap_or_else(F::zero),
+            batch_size: m,
+            per_example: config.per_example,
+            rng,
+            order: (0..training.len()).collect(),
+            x_rows: Array2::zeros((m, training.pixels())),
+            y_rows: Array2::zeros((m, n_out)),
+            workspace: Workspace::with_threads(&config.sizes, m, config.threads),
+        }
+    }
+
+    /// Mini-batches per epoch.
+    pub fn batches(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size)
+    }
+
+    /// One epoch: reshuffle, then one step per mini-batch.
+    pub fn epoch(&mut self, observer: &mut dyn Observer) {
+        self.order.shuffle(&mut self.rng);
+        let mut batches = self.order.chunks(self.batch_size).peekable();
+        while let Some(batch) = batches.next() {
+            if let Some(next) = batches.peek() {
+                self.training.prefetch(next);
+            }
+            let mut x = self.x_rows.slice_mut(s![..batch.len(), ..]);
+            let mut y = self.y_rows.slice_mut(s![..batch.len(), ..]);
+            self.training.gather_images(batch, x.view_mut());
+            self.training
+                .gather_targets(batch, y.view_mut().reversed_axes());
+            if self.per_example {
+                self.net
+                    .update_mini_batch_per_example(x.t(), y.t(), self.eta);
+            } else {
+                self.net
+                    .update_mini_batch_with(x.t(), y.t(), self.eta, &mut self.workspace);
+            }
+            observer.batches_done(1);
+        }
+    }
+}
+
 /// Trains a fresh network on `training` by mini-batch SGD and scores it on
 /// `evaluation` after every epoch.
 pub fn train<F: NdFloat>(
@@ -102,41 +171,14 @@ pub fn train<F: NdFloat>(
     observer: &mut dyn Observer,
 ) -> Outcome<F> {
     let start = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut net = Network::<F>::new(&config.sizes, &mut rng);
-    net.activation = config.activation;
-    net.cost = config.cost;
-    let eta = F::from(config.eta).unwrap_or_else(F::zero);
-    let m = config.batch_size.max(1);
-    let n_out = *config.sizes.last().unwrap_or(&0);
-
-    // Buffers for one mini-batch, made once: one row per example, so their
-    // transposes are the chapter's X and Y.
-    let mut x_rows = Array2::<F>::zeros((m, training.pixels()));
-    let mut y_rows = Array2::<F>::zeros((m, n_out));
-    let mut workspace = Workspace::with_threads(&config.sizes, m, config.threads);
-    let mut order: Vec<usize> = (0..training.len()).collect();
-    let batches = order.len().div_ceil(m);
-
+    let mut sgd = Sgd::<F>::new(config, training);
     let mut history = Vec::with_capacity(config.epochs);
-    let mut best = (net.clone(), 0, 0);
+    let mut best = (sgd.net.clone(), 0, 0);
     for epoch in 1..=config.epochs {
         let epoch_start = Instant::now();
-        observer.epoch_started(epoch, batches);
-        order.shuffle(&mut rng);
-        for batch in order.chunks(m) {
-            let mut x = x_rows.slice_mut(s![..batch.len(), ..]);
-            let mut y = y_rows.slice_mut(s![..batch.len(), ..]);
-            training.gather_images(batch, x.view_mut());
-            training.gather_targets(batch, y.view_mut().reversed_axes());
-            if config.per_example {
-                net.update_mini_batch_per_example(x.t(), y.t(), eta);
-            } else {
-                net.update_mini_batch_with(x.t(), y.t(), eta, &mut workspace);
-            }
-            observer.batches_done(1);
-        }
-        let correct = net.evaluate(evaluation);
+        observer.epoch_started(epoch, sgd.batches());
+        sgd.epoch(observer);
+        let correct = sgd.net.evaluate(evaluation);
         let report = EpochReport {
             epoch,
             epochs: config.epochs,
@@ -146,7 +188,7 @@ pub fn train<F: NdFloat>(
         };
         observer.epoch_finished(&report);
         if epoch == 1 || correct > best.2 {
-            best = (net.clone(), epoch, correct);
+            best = (sgd.net.clone(), epoch, correct);
         }
         history.push(report);
     }
