@@ -23,6 +23,9 @@ pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 const MAGIC_IMAGES: u32 = 0x0000_0803;
 const MAGIC_LABELS: u32 = 0x0000_0801;
 
+/// Each training image and its four one-pixel shifts, with `--expand`.
+pub const SHIFTS: usize = 5;
+
 /// The book keeps the last 10,000 training images for validation.
 pub const VALIDATION_SIZE: usize = 10_000;
 
@@ -119,12 +122,58 @@ impl Dataset {
         }
     }
 
-    /// Asks the processor to start loading the images `indices` into cache,
-    /// so the next mini-batch's scattered images arrive while this one
-    /// computes. Only a hint: it changes no result.
-    pub fn prefetch(&self, indices: &[usize]) {
+    /// Writes the images `indices` of the expanded set into `x` (m, pixels):
+    /// index i is image i / SHIFTS moved by shift i % SHIFTS — not at all,
+    /// or one pixel up, down, left or right, as the book's expand_mnist,
+    /// the pixels moved in from outside black.
+    pub fn gather_shifted<F: NdFloat>(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
+        let (rows, cols) = (self.rows, self.cols);
+        let max = F::from(255.0).unwrap_or_else(F::one);
+        for (mut out, &i) in x.rows_mut().into_iter().zip(indices) {
+            let image = self.image(i / SHIFTS);
+            // The source pixel of output (r, c) is (r + dr, c + dc).
+            let (dr, dc): (isize, isize) = match i % SHIFTS {
+                0 => (0, 0),
+                1 => (1, 0),
+                2 => (-1, 0),
+                3 => (0, 1),
+                _ => (0, -1),
+            };
+            for r in 0..rows {
+                for c in 0..cols {
+                    let (sr, sc) = (r as isize + dr, c as isize + dc);
+                    let inside =
+                        (0..rows as isize).contains(&sr) && (0..cols as isize).contains(&sc);
+                    out[r * cols + c] = if inside {
+                        F::from(image[sr as usize * cols + sc as usize]).unwrap_or_else(F::zero)
+                            / max
+                    } else {
+                        F::zero()
+                    };
+                }
+            }
+        }
+    }
+
+    /// `gather_targets` for indices into a set expanded `shifts` times.
+    pub fn gather_targets_of<F: NdFloat>(
+        &self,
+        indices: &[usize],
+        shifts: usize,
+        mut y: ArrayViewMut2<F>,
+    ) {
+        y.fill(F::zero());
+        for (col, &i) in indices.iter().enumerate() {
+            y[[self.labels[i / shifts] as usize, col]] = F::one();
+        }
+    }
+
+    /// Asks the processor to start loading the images `indices` (into a set
+    /// expanded `shifts` times) into cache, so the next mini-batch's scattered
+    /// images arrive while this one computes. Only a hint: it changes no result.
+    pub fn prefetch(&self, indices: &[usize], shifts: usize) {
         #[cfg(target_arch = "x86_64")]
-        for &i in indices {
+        for i in indices.iter().map(|&i| i / shifts) {
             for line in self.image(i).chunks(64) {
                 // SAFETY: a prefetch reads nothing architecturally and cannot fault.
                 unsafe {
@@ -135,7 +184,7 @@ impl Dataset {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = indices;
+        let _ = (indices, shifts);
     }
 
     /// Writes one-hot targets for `indices` into `y` of shape (classes, m):
@@ -360,6 +409,31 @@ mod tests {
         assert_eq!(d.image(0), &[0, 255, 51, 102]);
         assert_eq!(tail.image(0), &[255, 0, 0, 0]);
         assert_eq!((d.labels[0], tail.labels[0]), (1, 0));
+    }
+
+    #[test]
+    fn shifts_move_the_image_one_pixel() {
+        // 3 × 3 image with one lit pixel in the middle.
+        let d = Dataset {
+            images: vec![0, 0, 0, 0, 255, 0, 0, 0, 0],
+            labels: vec![4],
+            rows: 3,
+            cols: 3,
+            classes: 5,
+        };
+        let mut x = Array2::<f64>::zeros((5, 9));
+        d.gather_shifted(&[0, 1, 2, 3, 4], x.view_mut());
+        let lit: Vec<usize> = x
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().position(|&v| v == 1.0).unwrap())
+            .collect();
+        // none, up, down, left, right.
+        assert_eq!(lit, vec![4, 1, 7, 3, 5]);
+        assert!(x.rows().into_iter().all(|r| r.sum() == 1.0));
+        let mut y = Array2::<f64>::zeros((5, 2));
+        d.gather_targets_of(&[3, 4], SHIFTS, y.view_mut());
+        assert_eq!(y.column(0).to_vec(), vec![0.0, 0.0, 0.0, 0.0, 1.0]);
     }
 
     #[test]

@@ -59,11 +59,13 @@ pub fn back<F: Float>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k:
 /// w[j][k] += Σ_i c[i][j] a[i][k]: c is (m, n), a is (m, k), w is (n, k).
 /// BP4 summed over the mini-batch and added to the weights in one pass.
 pub fn rank_update<F: Float>(c: &[F], a: &[F], w: &mut [F], m: usize, n: usize, k: usize) {
-    rank_update_rows(c, a, w, m, n, k, 0..n)
+    rank_update_rows(c, a, w, m, n, k, 0..n, F::one())
 }
 
-/// `rank_update` for the weight rows `rows` only: `w` holds just those rows,
-/// so two threads can update two halves of one matrix.
+/// w[j][k] = scale · w[j][k] + Σ_i c[i][j] a[i][k] for the weight rows
+/// `rows` only: `w` holds just those rows, so two threads can update two
+/// halves of one matrix. `scale` is L2's weight decay, or momentum's μ.
+#[allow(clippy::too_many_arguments)]
 pub fn rank_update_rows<F: Float>(
     c: &[F],
     a: &[F],
@@ -72,6 +74,7 @@ pub fn rank_update_rows<F: Float>(
     n: usize,
     k: usize,
     rows: Range<usize>,
+    scale: F,
 ) {
     assert!(rows.end <= n && c.len() >= m * n && a.len() >= m * k && w.len() >= rows.len() * k);
     #[cfg(target_arch = "x86_64")]
@@ -82,15 +85,35 @@ pub fn rank_update_rows<F: Float>(
             if has_avx512() {
                 // SAFETY: as below, and the processor has AVX-512F.
                 return unsafe {
-                    avx512::rank_update(f32s(c), f32s(a), f32s_mut(w), m, n, k, rows)
+                    avx512::rank_update(
+                        f32s(c),
+                        f32s(a),
+                        f32s_mut(w),
+                        m,
+                        n,
+                        k,
+                        rows,
+                        f32s(&[scale])[0],
+                    )
                 };
             }
-            return unsafe { avx2::rank_update(f32s(c), f32s(a), f32s_mut(w), m, n, k, rows) };
+            return unsafe {
+                avx2::rank_update(
+                    f32s(c),
+                    f32s(a),
+                    f32s_mut(w),
+                    m,
+                    n,
+                    k,
+                    rows,
+                    f32s(&[scale])[0],
+                )
+            };
         }
         // SAFETY: the processor has AVX2 and FMA.
-        return unsafe { x86::rank_update(c, a, w, m, n, k, rows) };
+        return unsafe { x86::rank_update(c, a, w, m, n, k, rows, scale) };
     }
-    rank_update_impl::<F, false>(c, a, w, m, n, k, rows)
+    rank_update_impl::<F, false>(c, a, w, m, n, k, rows, scale)
 }
 
 /// dst[i] = src[i] / 255: pixel bytes to [0, 1], exactly rounded.
@@ -209,6 +232,7 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn rank_update<F: Float>(
         c: &[F],
         a: &[F],
@@ -217,8 +241,9 @@ mod x86 {
         n: usize,
         k: usize,
         rows: Range<usize>,
+        scale: F,
     ) {
-        rank_update_impl::<F, true>(c, a, w, m, n, k, rows)
+        rank_update_impl::<F, true>(c, a, w, m, n, k, rows, scale)
     }
 }
 
@@ -380,6 +405,7 @@ macro_rules! f32_kernels {
         }
 
         #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
         pub unsafe fn rank_update(
             c: &[f32],
             a: &[f32],
@@ -388,6 +414,7 @@ macro_rules! f32_kernels {
             n: usize,
             k: usize,
             rows: Range<usize>,
+            scale: f32,
         ) {
             let mut j = rows.start;
             while j < rows.end {
@@ -395,10 +422,10 @@ macro_rules! f32_kernels {
                 // SAFETY: rows j..j + nr of w exist.
                 unsafe {
                     if nr == 4 {
-                        update_tile::<4>(c, a, w, j, rows.start, m, n, k);
+                        update_tile::<4>(c, a, w, j, rows.start, m, n, k, scale);
                     } else {
                         for s in 0..nr {
-                            update_tile::<1>(c, a, w, j + s, rows.start, m, n, k);
+                            update_tile::<1>(c, a, w, j + s, rows.start, m, n, k, scale);
                         }
                     }
                 }
@@ -421,15 +448,18 @@ macro_rules! f32_kernels {
             m: usize,
             n: usize,
             k: usize,
+            scale: f32,
         ) {
+            let sv = splat(scale);
             let mut col = 0;
             while col + 2 * L <= k {
                 // SAFETY: col + 2L <= k, within each row of w and a.
                 unsafe {
                     let pw: [*mut f32; NR] =
                         std::array::from_fn(|s| w[(j0 - base + s) * k + col..].as_mut_ptr());
-                    let mut acc: [[V; 2]; NR] =
-                        std::array::from_fn(|s| [load(pw[s]), load(pw[s].add(L))]);
+                    let mut acc: [[V; 2]; NR] = std::array::from_fn(|s| {
+                        [mul(sv, load(pw[s])), mul(sv, load(pw[s].add(L)))]
+                    });
                     for i in 0..m {
                         let pa = a[i * k + col..].as_ptr();
                         let (a0, a1) = (load(pa), load(pa.add(L)));
@@ -452,7 +482,7 @@ macro_rules! f32_kernels {
                 unsafe {
                     let pw: [*mut f32; NR] =
                         std::array::from_fn(|s| w[(j0 - base + s) * k + col..].as_mut_ptr());
-                    let mut acc: [V; NR] = std::array::from_fn(|s| load_part(pw[s], len));
+                    let mut acc: [V; NR] = std::array::from_fn(|s| mul(sv, load_part(pw[s], len)));
                     for i in 0..m {
                         let av = load_part(a[i * k + col..].as_ptr(), len);
                         for s in 0..NR {
@@ -525,6 +555,12 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     #[inline]
+    fn mul(a: V, b: V) -> V {
+        _mm256_mul_ps(a, b)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
     fn splat(x: f32) -> V {
         _mm256_set1_ps(x)
     }
@@ -593,6 +629,12 @@ mod avx512 {
     #[inline]
     fn fmadd(a: V, b: V, c: V) -> V {
         _mm512_fmadd_ps(a, b, c)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn mul(a: V, b: V) -> V {
+        _mm512_mul_ps(a, b)
     }
 
     #[target_feature(enable = "avx512f,avx2,fma")]
@@ -752,6 +794,7 @@ fn back_impl<F: Float, const FMA: bool>(
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn rank_update_impl<F: Float, const FMA: bool>(
     c: &[F],
     a: &[F],
@@ -760,6 +803,7 @@ fn rank_update_impl<F: Float, const FMA: bool>(
     n: usize,
     k: usize,
     rows: Range<usize>,
+    scale: F,
 ) {
     // Four weight rows × two LANES-wide column chunks held in registers while
     // every example's contribution is added; each row is read and written once.
@@ -767,10 +811,9 @@ fn rank_update_impl<F: Float, const FMA: bool>(
     while j < rows.end {
         let nr = (rows.end - j).min(4);
         match nr {
-            4 => update_tile::<F, FMA, 4>(c, a, w, j, rows.start, m, n, k),
-            _ => {
-                (0..nr).for_each(|s| update_tile::<F, FMA, 1>(c, a, w, j + s, rows.start, m, n, k))
-            }
+            4 => update_tile::<F, FMA, 4>(c, a, w, j, rows.start, m, n, k, scale),
+            _ => (0..nr)
+                .for_each(|s| update_tile::<F, FMA, 1>(c, a, w, j + s, rows.start, m, n, k, scale)),
         }
         j += nr;
     }
@@ -788,6 +831,7 @@ fn update_tile<F: Float, const FMA: bool, const NR: usize>(
     m: usize,
     n: usize,
     k: usize,
+    scale: F,
 ) {
     const KC: usize = 2 * LANES;
     let full = k - k % KC;
@@ -796,7 +840,9 @@ fn update_tile<F: Float, const FMA: bool, const NR: usize>(
     while col < full {
         let mut acc = [[F::zero(); KC]; NR];
         for s in 0..NR {
-            acc[s].copy_from_slice(&w[row(s) + col..row(s) + col + KC]);
+            for (acc, &w) in acc[s].iter_mut().zip(&w[row(s) + col..row(s) + col + KC]) {
+                *acc = scale * w;
+            }
         }
         for i in 0..m {
             let av = &a[i * k + col..i * k + col + KC];
@@ -814,7 +860,7 @@ fn update_tile<F: Float, const FMA: bool, const NR: usize>(
     }
     for s in 0..NR {
         for t in full..k {
-            let mut sum = w[row(s) + t];
+            let mut sum = scale * w[row(s) + t];
             for i in 0..m {
                 sum = madd::<F, FMA>(c[i * n + j0 + s], a[i * k + t], sum);
             }
@@ -865,7 +911,7 @@ mod tests {
 
     type Affine = fn(&[f32], &[f32], &[f32], &mut [f32], usize, usize, usize);
     type Back = fn(&[f32], &[f32], &mut [f32], usize, usize, usize);
-    type RankUpdate = fn(&[f32], &[f32], &mut [f32], usize, usize, usize, Range<usize>);
+    type RankUpdate = fn(&[f32], &[f32], &mut [f32], usize, usize, usize, Range<usize>, f32);
 
     /// One build of the three f32 kernels.
     struct F32Kernels {
@@ -882,7 +928,9 @@ mod tests {
             name: "portable",
             affine: |a, w, b, z, m, n, k| affine_impl::<f32, false>(a, w, b, z, m, n, k),
             back: |d, w, p, m, n, k| back_impl::<f32, false>(d, w, p, m, n, k),
-            rank_update: |c, a, w, m, n, k, r| rank_update_impl::<f32, false>(c, a, w, m, n, k, r),
+            rank_update: |c, a, w, m, n, k, r, s| {
+                rank_update_impl::<f32, false>(c, a, w, m, n, k, r, s)
+            },
         }];
         #[cfg(target_arch = "x86_64")]
         {
@@ -892,8 +940,8 @@ mod tests {
                     name: "avx2",
                     affine: |a, w, b, z, m, n, k| unsafe { avx2::affine(a, w, b, z, m, n, k) },
                     back: |d, w, p, m, n, k| unsafe { avx2::back(d, w, p, m, n, k) },
-                    rank_update: |c, a, w, m, n, k, r| unsafe {
-                        avx2::rank_update(c, a, w, m, n, k, r)
+                    rank_update: |c, a, w, m, n, k, r, s| unsafe {
+                        avx2::rank_update(c, a, w, m, n, k, r, s)
                     },
                 });
             }
@@ -903,8 +951,8 @@ mod tests {
                     name: "avx512",
                     affine: |a, w, b, z, m, n, k| unsafe { avx512::affine(a, w, b, z, m, n, k) },
                     back: |d, w, p, m, n, k| unsafe { avx512::back(d, w, p, m, n, k) },
-                    rank_update: |c, a, w, m, n, k, r| unsafe {
-                        avx512::rank_update(c, a, w, m, n, k, r)
+                    rank_update: |c, a, w, m, n, k, r, s| unsafe {
+                        avx512::rank_update(c, a, w, m, n, k, r, s)
                     },
                 });
             }
@@ -948,16 +996,16 @@ mod tests {
                 near("back", &out, &out64, n);
 
                 let mut w2 = w.clone();
-                (build.rank_update)(&d, &a, &mut w2, m, n, k, 0..n);
+                (build.rank_update)(&d, &a, &mut w2, m, n, k, 0..n, 0.9);
                 let mut w64 = wide(&w);
-                rank_update(&wide(&d), &wide(&a), &mut w64, m, n, k);
+                rank_update_rows(&wide(&d), &wide(&a), &mut w64, m, n, k, 0..n, 0.9);
                 near("rank_update", &w2, &w64, m);
 
                 let split = n / 2;
                 let mut halves = w.clone();
                 let (top, bottom) = halves.split_at_mut(split * k);
-                (build.rank_update)(&d, &a, top, m, n, k, 0..split);
-                (build.rank_update)(&d, &a, bottom, m, n, k, split..n);
+                (build.rank_update)(&d, &a, top, m, n, k, 0..split, 0.9);
+                (build.rank_update)(&d, &a, bottom, m, n, k, split..n, 0.9);
                 assert_eq!(
                     halves, w2,
                     "{}: rank_update split at row {split}",
@@ -994,8 +1042,8 @@ mod tests {
             let mut halves = whole.clone();
             rank_update(&c, &a, &mut whole, m, n, k);
             let (top, bottom) = halves.split_at_mut(split * k);
-            rank_update_rows(&c, &a, top, m, n, k, 0..split);
-            rank_update_rows(&c, &a, bottom, m, n, k, split..n);
+            rank_update_rows(&c, &a, top, m, n, k, 0..split, 1.0);
+            rank_update_rows(&c, &a, bottom, m, n, k, split..n, 1.0);
             assert_eq!(whole, halves, "split at row {split}");
         }
     }

@@ -9,7 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, NdFloat};
 
 use nndl::model::Precision;
-use nndl::train::{EpochReport, Observer};
+use nndl::network::Init;
+use nndl::train::{EpochReport, Monitor, Observer, Stop};
+use nndl::{Activation, Cost};
 use nndl::{Error, Network, Result, TrainConfig, image_input, load_mnist, model};
 
 /// `println!` that shrugs off a closed stdout (`nndl train | head -3`)
@@ -80,9 +82,72 @@ struct TrainArgs {
     /// Float type to train in; f64 is slower and exists for checking
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     precision: Precision,
+    /// Cost of sigmoid outputs (with --output softmax the cost is log-likelihood)
+    #[arg(long, value_enum)]
+    cost: Option<CostArg>,
+    /// Output layer: sigmoid neurons, or softmax with the log-likelihood cost
+    #[arg(long, value_enum, default_value_t = OutputArg::Sigmoid)]
+    output: OutputArg,
+    /// Neuron of the hidden layers
+    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
+    activation: ActivationArg,
+    /// Initial weights: normal N(0,1) (the chapter's), scaled N(0,1/n_in), he N(0,2/n_in)
+    #[arg(long, value_enum, default_value_t = InitArg::Normal)]
+    init: InitArg,
+    /// L2 regularisation λ: w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w
+    #[arg(long, default_value_t = 0.0, value_parser = parse_lambda, value_name = "λ")]
+    lambda: f64,
+    /// Momentum μ in [0, 1): v → μv − η∇C, w → w + v
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "μ")]
+    momentum: f64,
+    /// Dropout p in [0, 1): the chance each hidden neuron is dropped in training
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "P")]
+    dropout: f64,
+    /// halve-on-plateau:N — halve η after N epochs without a better validation accuracy; stop at η₀/128
+    #[arg(long, value_parser = parse_schedule, value_name = "halve-on-plateau:N")]
+    eta_schedule: Option<usize>,
+    /// Stop after N epochs without a better validation accuracy
+    #[arg(long, value_parser = parse_positive, value_name = "N")]
+    early_stop: Option<usize>,
+    /// Extra figures per epoch: train-cost,train-accuracy,validation-cost,validation-accuracy
+    #[arg(long, value_parser = parse_monitor, value_name = "LIST")]
+    monitor: Option<Monitor>,
+    /// Write every epoch's figures to FILE.csv or FILE.json
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+    /// Add each training image's four one-pixel shifts: 250,000 images
+    #[arg(long)]
+    expand: bool,
     /// Print only the final summary
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CostArg {
+    Quadratic,
+    CrossEntropy,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputArg {
+    Sigmoid,
+    Softmax,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ActivationArg {
+    Sigmoid,
+    Tanh,
+    Relu,
+    Linear,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InitArg {
+    Normal,
+    Scaled,
+    He,
 }
 
 #[derive(Args)]
@@ -166,6 +231,47 @@ fn parse_eta(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_lambda(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(_) => Err("must be a number of at least 0".into()),
+        Err(_) => Err("expected a number".into()),
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("must be at least 0 and below 1".into()),
+        Err(_) => Err("expected a number".into()),
+    }
+}
+
+fn parse_schedule(s: &str) -> Result<usize, String> {
+    match s.strip_prefix("halve-on-plateau:") {
+        Some(n) => parse_positive(n),
+        None => Err("expected halve-on-plateau:N".into()),
+    }
+}
+
+fn parse_monitor(s: &str) -> Result<Monitor, String> {
+    let mut m = Monitor::default();
+    for item in s.split(',') {
+        match item.trim() {
+            "train-cost" => m.training_cost = true,
+            "train-accuracy" => m.training_accuracy = true,
+            "validation-cost" => m.validation_cost = true,
+            "validation-accuracy" => m.validation_accuracy = true,
+            other => {
+                return Err(format!(
+                    "'{other}' is not one of train-cost, train-accuracy, validation-cost, validation-accuracy"
+                ));
+            }
+        }
+    }
+    Ok(m)
+}
+
 /// A comma-separated list of layer sizes.
 #[derive(Clone, Debug)]
 struct Sizes(Vec<usize>);
@@ -194,6 +300,62 @@ struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
     pending: usize,
+    /// Print η on each epoch line: a schedule changes it.
+    show_eta: bool,
+    history: Vec<EpochReport>,
+    metrics: Option<PathBuf>,
+    metrics_error: Option<Error>,
+}
+
+/// Every epoch's figures, CSV or JSON by the file's extension, written
+/// whole after each epoch (atomically) so an interrupted run keeps its rows.
+fn write_metrics(path: &Path, history: &[EpochReport]) -> Result<()> {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v}"));
+    let acc = |x: Option<(usize, usize)>| x.map(|(c, t)| c as f64 / t.max(1) as f64);
+    let text = if json {
+        let rows: Vec<serde_json::Value> = history
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "epoch": r.epoch,
+                    "eta": r.eta,
+                    "seconds": r.seconds,
+                    "test_correct": r.correct,
+                    "test_total": r.total,
+                    "test_accuracy": r.accuracy(),
+                    "training_cost": r.training_cost,
+                    "training_accuracy": acc(r.training_accuracy),
+                    "validation_cost": r.validation_cost,
+                    "validation_accuracy": acc(r.validation_accuracy),
+                })
+            })
+            .collect();
+        serde_json::to_string_pretty(&rows).map_err(|e| Error::invalid(path, e.to_string()))? + "\n"
+    } else {
+        let mut text = String::from(
+            "epoch,eta,seconds,test_correct,test_total,test_accuracy,training_cost,training_accuracy,validation_cost,validation_accuracy\n",
+        );
+        for r in history {
+            text += &format!(
+                "{},{},{:.3},{},{},{},{},{},{},{}\n",
+                r.epoch,
+                r.eta,
+                r.seconds,
+                r.correct,
+                r.total,
+                r.accuracy(),
+                opt(r.training_cost),
+                opt(acc(r.training_accuracy)),
+                opt(r.validation_cost),
+                opt(acc(r.validation_accuracy)),
+            );
+        }
+        text
+    };
+    model::write_atomically(path, text.as_bytes())
 }
 
 impl Observer for Progress {
@@ -229,13 +391,34 @@ impl Observer for Progress {
             bar.finish_and_clear();
         }
         if !self.quiet {
-            say!(
-                "Epoch {}/{}: {}  {:.1} s",
+            let mut line = format!(
+                "Epoch {}/{}: {}",
                 r.epoch,
                 r.epochs,
-                score(r.correct, r.total),
-                r.seconds
+                score(r.correct, r.total)
             );
+            if self.show_eta {
+                line += &format!("  η {}", r.eta);
+            }
+            if let Some(c) = r.training_cost {
+                line += &format!("  training cost {c:.4}");
+            }
+            if let Some((c, t)) = r.training_accuracy {
+                line += &format!("  training {}", score(c, t));
+            }
+            if let Some(c) = r.validation_cost {
+                line += &format!("  validation cost {c:.4}");
+            }
+            if let Some((c, t)) = r.validation_accuracy {
+                line += &format!("  validation {}", score(c, t));
+            }
+            say!("{line}  {:.1} s", r.seconds);
+        }
+        self.history.push(r.clone());
+        if let Some(path) = &self.metrics
+            && self.metrics_error.is_none()
+        {
+            self.metrics_error = write_metrics(path, &self.history).err();
         }
     }
 }
@@ -264,6 +447,34 @@ fn thousands(n: usize) -> String {
 
 fn run_train(args: TrainArgs) -> Result<()> {
     model::check_writable(&args.out)?;
+    if let Some(path) = &args.metrics {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !ext.eq_ignore_ascii_case("csv") && !ext.eq_ignore_ascii_case("json") {
+            return Err(Error::Usage(format!(
+                "--metrics {}: the file name must end in .csv or .json",
+                path.display()
+            )));
+        }
+        model::check_writable(path)?;
+    }
+    let cost = match (args.output, args.cost) {
+        (OutputArg::Softmax, Some(_)) => {
+            return Err(Error::Usage(
+                "--cost: a softmax output layer goes with the log-likelihood cost; leave --cost out".into(),
+            ));
+        }
+        (OutputArg::Softmax, None) => Cost::LogLikelihood,
+        (OutputArg::Sigmoid, Some(CostArg::CrossEntropy)) => Cost::CrossEntropy,
+        (OutputArg::Sigmoid, _) => Cost::Quadratic,
+    };
+    if args.per_example
+        && (args.lambda > 0.0 || args.momentum > 0.0 || args.dropout > 0.0 || args.expand)
+    {
+        return Err(Error::Usage(
+            "--per-example runs the chapter's plain SGD: it does not take --lambda, --momentum, --dropout or --expand"
+                .into(),
+        ));
+    }
     let mnist = load_mnist(&args.data)?;
     let mut training = mnist.training;
     if let Some(n) = args.train_size {
@@ -306,57 +517,139 @@ fn run_train(args: TrainArgs) -> Result<()> {
         eta: args.eta,
         seed,
         per_example: args.per_example,
+        activation: match args.activation {
+            ActivationArg::Sigmoid => Activation::Sigmoid,
+            ActivationArg::Tanh => Activation::Tanh,
+            ActivationArg::Relu => Activation::Relu,
+            ActivationArg::Linear => Activation::Linear,
+        },
+        cost,
+        init: match args.init {
+            InitArg::Normal => Init::Normal,
+            InitArg::Scaled => Init::Scaled,
+            InitArg::He => Init::He,
+        },
+        lambda: args.lambda,
+        momentum: args.momentum,
+        dropout: args.dropout,
+        halve_on_plateau: args.eta_schedule,
+        early_stop: args.early_stop,
+        monitor: args.monitor.unwrap_or_default(),
+        expand: args.expand,
         threads: args.threads,
-        ..TrainConfig::chapter(seed)
     };
     if !args.quiet {
+        let mut extras = Vec::new();
+        for (on, text) in [
+            (
+                config.init != Init::Normal,
+                format!("{} init", config.init.name()),
+            ),
+            (config.lambda > 0.0, format!("λ = {}", config.lambda)),
+            (config.momentum > 0.0, format!("μ = {}", config.momentum)),
+            (config.dropout > 0.0, format!("dropout {}", config.dropout)),
+            (config.expand, "expanded ×5".to_string()),
+            (config.per_example, "per example".to_string()),
+        ] {
+            if on {
+                extras.push(text);
+            }
+        }
         say!(
-            "Training {:?} ({} neurons, {} cost, {}) on {} images: {} epochs, mini-batch {}, η = {}, seed {}{}",
+            "Training {:?} ({} neurons, {} output, {} cost, {}) on {} images: {} epochs, mini-batch {}, η = {}{}, seed {}",
             config.sizes,
             config.activation,
+            config.cost.output(),
             config.cost,
             args.precision,
             thousands(training.len()),
             config.epochs,
             config.batch_size,
             config.eta,
+            extras.iter().map(|e| format!(", {e}")).collect::<String>(),
             config.seed,
-            if config.per_example {
-                ", per example"
-            } else {
-                ""
-            }
         );
     }
     let mut progress = Progress {
         bar: None,
         quiet: args.quiet,
         pending: 0,
+        show_eta: config.halve_on_plateau.is_some(),
+        history: Vec::new(),
+        metrics: args.metrics.clone(),
+        metrics_error: None,
     };
-    let (best, seconds) = match args.precision {
+    let (best, seconds, stop, epochs_run) = match args.precision {
         Precision::F32 => {
-            let outcome = nndl::train::<f32>(&config, &training, &mnist.test, &mut progress);
+            let outcome = nndl::train::<f32>(
+                &config,
+                &training,
+                &mnist.validation,
+                &mnist.test,
+                &mut progress,
+            );
             model::save(&outcome.best, &args.out)?;
-            (outcome.best_report().clone(), outcome.seconds)
+            (
+                outcome.best_report().clone(),
+                outcome.seconds,
+                outcome.stop,
+                outcome.history.len(),
+            )
         }
         Precision::F64 => {
-            let outcome = nndl::train::<f64>(&config, &training, &mnist.test, &mut progress);
+            let outcome = nndl::train::<f64>(
+                &config,
+                &training,
+                &mnist.validation,
+                &mnist.test,
+                &mut progress,
+            );
             model::save(&outcome.best, &args.out)?;
-            (outcome.best_report().clone(), outcome.seconds)
+            (
+                outcome.best_report().clone(),
+                outcome.seconds,
+                outcome.stop,
+                outcome.history.len(),
+            )
         }
     };
-    say!(
-        "Best: epoch {}, {} on the test set",
-        best.epoch,
-        score(best.correct, best.total)
-    );
+    match stop {
+        Stop::Epochs => {}
+        Stop::EarlyStop => say!(
+            "Stopped after epoch {epochs_run}: no better validation accuracy for {} epochs",
+            config.early_stop.unwrap_or(0)
+        ),
+        Stop::EtaFloor => say!("Stopped after epoch {epochs_run}: η fell to η₀/128"),
+    }
+    match best
+        .validation_accuracy
+        .filter(|_| config.validation_driven())
+    {
+        Some((c, t)) => say!(
+            "Best on validation: epoch {}, {} (test {})",
+            best.epoch,
+            score(c, t),
+            score(best.correct, best.total)
+        ),
+        None => say!(
+            "Best: epoch {}, {} on the test set",
+            best.epoch,
+            score(best.correct, best.total)
+        ),
+    }
     say!(
         "Time: {:.1} s for {} epochs ({:.2} s per epoch)",
         seconds,
-        config.epochs,
-        seconds / config.epochs as f64
+        epochs_run,
+        seconds / epochs_run.max(1) as f64
     );
     say!("Saved epoch {} to {}", best.epoch, args.out.display());
+    if let Some(e) = progress.metrics_error {
+        return Err(e);
+    }
+    if let Some(path) = &args.metrics {
+        say!("Metrics written to {}", path.display());
+    }
     Ok(())
 }
 

@@ -25,6 +25,7 @@ struct ModelOut<'a> {
     biases: Vec<Vec<[f64; 1]>>,
     cost: &'static str,
     activation: &'static str,
+    output: &'static str,
     precision: Precision,
 }
 
@@ -37,6 +38,8 @@ struct ModelIn {
     cost: Option<String>,
     #[serde(default)]
     activation: Option<String>,
+    #[serde(default)]
+    output: Option<String>,
     #[serde(default)]
     precision: Precision,
 }
@@ -109,6 +112,7 @@ pub fn to_json<F: NdFloat>(net: &Network<F>) -> Result<String, String> {
             .collect(),
         cost: net.cost.class_name(),
         activation: net.activation.name(),
+        output: net.cost.output().name(),
         precision: Precision::of::<F>(),
     };
     let finite = model
@@ -136,6 +140,15 @@ pub fn from_json(text: &str) -> Result<Model, String> {
             Cost::from_class_name(name).ok_or_else(|| format!("unknown cost '{name}'"))?
         }
     };
+    if let Some(output) = model.output.as_deref()
+        && output != cost.output().name()
+    {
+        return Err(format!(
+            "output layer '{output}' does not go with cost '{}' (which has a {} output layer)",
+            cost.class_name(),
+            cost.output()
+        ));
+    }
     let activation = match model.activation.as_deref() {
         None => Activation::Sigmoid,
         Some(name) => name.parse()?,
@@ -196,6 +209,12 @@ pub fn check_writable(path: &Path) -> Result<()> {
 pub fn save<F: NdFloat>(net: &Network<F>, path: &Path) -> Result<()> {
     check_writable(path)?;
     let json = to_json(net).map_err(|m| Error::invalid(path, m))?;
+    write_atomically(path, format!("{json}\n").as_bytes())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: readers see the old file or the new one, never a part.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -203,8 +222,7 @@ pub fn save<F: NdFloat>(net: &Network<F>, path: &Path) -> Result<()> {
     let tmp = parent_dir(path).join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut out = BufWriter::new(File::create(&tmp)?);
-        out.write_all(json.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(bytes)?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
     let result = written.and_then(|()| fs::rename(&tmp, path));
@@ -263,6 +281,24 @@ mod tests {
         assert!(err.contains("layer 3"), "{err}");
         let ragged = r#"{"sizes": [2, 2], "weights": [[[1, 2], [3]]], "biases": [[[0], [0]]]}"#;
         assert!(from_json(ragged).unwrap_err().contains("layer 2"));
+    }
+
+    #[test]
+    fn softmax_models_say_so() {
+        let mut net = Network::<f64>::new(&[3, 2], &mut ChaCha8Rng::seed_from_u64(3));
+        net.cost = Cost::LogLikelihood;
+        let text = to_json(&net).unwrap();
+        assert!(
+            text.contains(r#""cost":"LogLikelihoodCost""#)
+                && text.contains(r#""output":"softmax""#)
+        );
+        assert_eq!(from_json(&text).unwrap().net, net);
+        let mismatched = text.replace(r#""output":"softmax""#, r#""output":"sigmoid""#);
+        assert!(
+            from_json(&mismatched)
+                .unwrap_err()
+                .contains("does not go with")
+        );
     }
 
     #[test]

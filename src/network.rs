@@ -8,6 +8,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, NdFloat, Zip, s};
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use crate::kernels;
 use crate::parallel::Pool;
 use rand::Rng;
@@ -16,6 +19,50 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::Dataset;
+
+/// How the weights and biases start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// Every weight and bias from N(0, 1), as network.py (chapters 1–2).
+    Normal,
+    /// Weights from N(0, 1/n_in), biases N(0, 1), as network2.py (chapter 3):
+    /// z starts near 0, where σ is not saturated.
+    Scaled,
+    /// Weights from N(0, 2/n_in), biases 0 (He et al. 2015), for ReLU.
+    He,
+}
+
+impl Init {
+    pub const ALL: [Init; 3] = [Init::Normal, Init::Scaled, Init::He];
+
+    /// The standard deviation of a weight into a neuron with `n_in` inputs.
+    pub fn weight_sd(self, n_in: usize) -> f64 {
+        match self {
+            Init::Normal => 1.0,
+            Init::Scaled => 1.0 / (n_in as f64).sqrt(),
+            Init::He => (2.0 / n_in as f64).sqrt(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Normal => "normal",
+            Init::Scaled => "scaled",
+            Init::He => "he",
+        }
+    }
+}
+
+impl std::str::FromStr for Init {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Init::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .ok_or_else(|| format!("unknown initialisation '{s}' (expected normal, scaled or he)"))
+    }
+}
 
 /// Gradients of C with respect to every bias and weight, shaped as the
 /// network's `biases` and `weights`.
@@ -52,17 +99,28 @@ impl<F: NdFloat> Network<F> {
     /// A network of sigmoid neurons with quadratic cost, as network.py makes
     /// it: every bias and weight drawn from N(0, 1), biases first.
     pub fn new<R: Rng + ?Sized>(sizes: &[usize], rng: &mut R) -> Self {
+        Self::initialised(sizes, Init::Normal, rng)
+    }
+
+    /// A network of sigmoid neurons with quadratic cost, initialised by
+    /// `init`. Every scheme draws the same N(0, 1) numbers in the same order
+    /// (biases, then weights) and scales them.
+    pub fn initialised<R: Rng + ?Sized>(sizes: &[usize], init: Init, rng: &mut R) -> Self {
         let mut normal = || -> F {
             let x: f64 = StandardNormal.sample(rng);
             F::from(x).unwrap_or_else(F::zero)
         };
+        let bias_scale = F::from(if init == Init::He { 0.0 } else { 1.0 }).unwrap_or_else(F::one);
         let biases = sizes[1..]
             .iter()
-            .map(|&n| Array1::from_shape_simple_fn(n, &mut normal))
+            .map(|&n| Array1::from_shape_simple_fn(n, || normal() * bias_scale))
             .collect();
         let weights = sizes
             .windows(2)
-            .map(|w| Array2::from_shape_simple_fn((w[1], w[0]), &mut normal))
+            .map(|w| {
+                let scale = F::from(init.weight_sd(w[0])).unwrap_or_else(F::one);
+                Array2::from_shape_simple_fn((w[1], w[0]), || normal() * scale)
+            })
             .collect();
         Network {
             sizes: sizes.to_vec(),
@@ -150,21 +208,35 @@ impl<F: NdFloat> Network<F> {
         self.weights.len()
     }
 
-    /// The neuron of layer index `i` (0 = the first layer after the input).
-    fn activation_of(&self, i: usize) -> Activation {
+    /// The neuron of hidden layer index `i` (0 = the first layer after the
+    /// input); the output layer's is the cost's (sigmoid or softmax).
+    fn activation_of(&self, _i: usize) -> Activation {
+        self.activation
+    }
+
+    /// a = f(z) in place for layer index `i`; `neurons` is the axis along
+    /// which one example's values lie.
+    fn activate(&self, i: usize, mut z: ArrayViewMut2<F>, neurons: Axis) {
         if i + 1 == self.layers() {
-            Activation::Sigmoid
+            self.cost.output_layer(z, neurons);
         } else {
-            self.activation
+            let act = self.activation;
+            z.mapv_inplace(|z| act.f(z));
         }
+    }
+
+    /// `activate` for one example.
+    fn activate_one(&self, i: usize, z: Array1<F>) -> Array1<F> {
+        let mut z = z.insert_axis(Axis(1));
+        self.activate(i, z.view_mut(), Axis(0));
+        z.remove_axis(Axis(1))
     }
 
     /// a^L for input a^1 = `a`: a^l = f(w^l a^{l−1} + b^l) (eq. 25).
     pub fn feedforward(&self, a: ArrayView1<F>) -> Array1<F> {
         let mut a = a.to_owned();
         for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
-            let act = self.activation_of(i);
-            a = (w.dot(&a) + b).mapv_into(|z| act.f(z));
+            a = self.activate_one(i, w.dot(&a) + b);
         }
         a
     }
@@ -175,9 +247,9 @@ impl<F: NdFloat> Network<F> {
         let mut a = x.to_owned();
         let mut z = Array2::zeros((0, 0));
         for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
-            let act = self.activation_of(i);
             z = w.dot(&a) + b.view().insert_axis(Axis(1)); // (n_l, m)
-            a = z.mapv(|z| act.f(z));
+            a = z.clone();
+            self.activate(i, a.view_mut(), Axis(0));
         }
         (z, a)
     }
@@ -191,8 +263,7 @@ impl<F: NdFloat> Network<F> {
         let mut zs = Vec::with_capacity(layers);
         for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
             let z = w.dot(&activations[i]) + b;
-            let act = self.activation_of(i);
-            activations.push(z.mapv(|z| act.f(z)));
+            activations.push(self.activate_one(i, z.clone()));
             zs.push(z);
         }
         let mut nabla_b = vec![Array1::zeros(0); layers];
@@ -229,10 +300,9 @@ impl<F: NdFloat> Network<F> {
         let mut activations = Vec::with_capacity(layers + 1);
         activations.push(x.to_owned());
         for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
-            let act = self.activation_of(i);
             // z = w a + b, then a = f(z) in the same buffer: f' is read off a.
             let mut z = w.dot(&activations[i]) + b.view().insert_axis(Axis(1));
-            z.mapv_inplace(|z| act.f(z));
+            self.activate(i, z.view_mut(), Axis(0));
             activations.push(z);
         }
         let mut nabla_b = vec![Array1::zeros(0); layers];
@@ -269,9 +339,7 @@ impl<F: NdFloat> Network<F> {
         self.update_mini_batch_with(x, y, eta, &mut workspace);
     }
 
-    /// `update_mini_batch` in buffers made once per training run. This is
-    /// `backprop_batch` with examples as rows, and BP4's product added
-    /// straight into the weights instead of kept as ∇w.
+    /// `update_mini_batch` in buffers made once per training run.
     pub fn update_mini_batch_with(
         &mut self,
         x: ArrayView2<F>,
@@ -279,8 +347,24 @@ impl<F: NdFloat> Network<F> {
         eta: F,
         ws: &mut Workspace<F>,
     ) {
+        self.update_mini_batch_by(x, y, &Rule::sgd(eta), ws);
+    }
+
+    /// One step on the mini-batch X = `x`, Y = `y` by `rule`. This is
+    /// `backprop_batch` with examples as rows, and BP4's product added
+    /// straight into the weights (or velocities) instead of kept as ∇w.
+    pub fn update_mini_batch_by(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+        ws: &mut Workspace<F>,
+    ) {
         let m = x.ncols();
         ws.reserve(&self.sizes, m);
+        if rule.momentum != F::zero() {
+            ws.reserve_velocities(&self.sizes);
+        }
         let layers = self.layers();
         let Workspace {
             activations,
@@ -289,11 +373,16 @@ impl<F: NdFloat> Network<F> {
             targets,
             output_z,
             pool,
+            dropout,
+            velocity_w,
+            velocity_b,
             ..
         } = ws;
         let x = rows_of(x, input);
         let y = rows_of(y, targets);
-        self.forward_rows(x, m, activations, output_z, pool);
+        dropout.p = rule.dropout;
+        self.forward_rows(x, m, activations, output_z, pool, Some(dropout));
+        let dropout = &*dropout;
 
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
         let n_out = self.sizes[layers];
@@ -304,21 +393,34 @@ impl<F: NdFloat> Network<F> {
             self.cost.delta(a_out, y, delta_out);
         }
 
-        let rate = eta / F::from(m).unwrap_or_else(F::one);
+        let rate = rule.eta / F::from(m).unwrap_or_else(F::one);
+        let momentum = rule.momentum != F::zero();
         for i in (0..layers).rev() {
             let (n, k) = (self.sizes[i + 1], self.sizes[i]);
             let (lower, upper) = deltas.split_at_mut(i);
             let delta = &mut upper[0][..m * n];
             if i > 0 {
-                // BP2: δ^{l−1} = ((w^l)^T δ^l) ⊙ f'(z^{l−1}), before w^l moves.
+                // BP2: δ^{l−1} = ((w^l)^T δ^l) ⊙ f'(z^{l−1}), before w^l moves;
+                // with dropout, f' of the neuron before it was dropped, times
+                // its mask (0, or 1/(1 − p) for the kept).
                 let delta_prev = &mut lower[i - 1][..m * k];
                 let w = weights_slice(&self.weights[i]);
                 let act = self.activation_of(i - 1);
-                let a = &activations[i - 1][..m * k];
-                let back = |delta: &[F], delta_prev: &mut [F], a: &[F], rows: usize| {
+                let dropped = dropout.p > F::zero();
+                let a = if dropped {
+                    &dropout.pre[i - 1][..m * k]
+                } else {
+                    &activations[i - 1][..m * k]
+                };
+                let mask = &dropout.masks.get(i - 1).map_or(&[][..], |v| &v[..])
+                    [..if dropped { m * k } else { 0 }];
+                let back = |delta: &[F], delta_prev: &mut [F], a: &[F], mask: &[F], rows: usize| {
                     kernels::back(delta, w, delta_prev, rows, n, k);
                     for (d, &a) in delta_prev.iter_mut().zip(a) {
                         *d *= act.prime_from_output(a);
+                    }
+                    for (d, &keep) in delta_prev.iter_mut().zip(mask) {
+                        *d *= keep;
                     }
                 };
                 if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
@@ -326,18 +428,31 @@ impl<F: NdFloat> Network<F> {
                     let (d0, d1) = delta.split_at(mid * n);
                     let (p0, p1) = delta_prev.split_at_mut(mid * k);
                     let (a0, a1) = a.split_at(mid * k);
-                    pool.join(|| back(d0, p0, a0, mid), || back(d1, p1, a1, m - mid));
+                    let (k0, k1) = mask.split_at((mid * k).min(mask.len()));
+                    pool.join(
+                        || back(d0, p0, a0, k0, mid),
+                        || back(d1, p1, a1, k1, m - mid),
+                    );
                 } else {
-                    back(delta, delta_prev, a, m);
+                    back(delta, delta_prev, a, mask, m);
                 }
             }
-            // BP3: b^l → b^l − (η/m) Σ_x δ^l.
-            for row in delta.chunks_exact(n) {
-                for (b, &d) in self.biases[i].iter_mut().zip(row) {
-                    *b -= rate * d;
-                }
+            // BP3 summed over the batch, Σ_x δ^l, then the step:
+            // b → b − (η/m) Σ_x δ^l, or through the velocity v_b → μ v_b − (η/m) Σ_x δ^l.
+            let biases = self.biases[i]
+                .as_slice_mut()
+                .expect("biases are kept in standard layout");
+            if momentum {
+                let v = &mut velocity_b[i][..n];
+                v.iter_mut().for_each(|v| *v *= rule.momentum);
+                add_scaled_rows(v, delta, -rate);
+                biases.iter_mut().zip(v.iter()).for_each(|(b, &v)| *b += v);
+            } else {
+                add_scaled_rows(biases, delta, -rate);
             }
-            // BP4: w^l → w^l − (η/m) Σ_x δ^l (a^{l−1})^T, one pass over w^l.
+            // BP4 summed over the batch, Σ_x δ^l (a^{l−1})^T, added in one pass:
+            // w → (1 − ηλ/n) w − (η/m) Σ_x δ^l (a^{l−1})^T, or
+            // v → μ v − (η/m) Σ_x δ^l (a^{l−1})^T − (ηλ/n) w, then w → w + v.
             delta.iter_mut().for_each(|d| *d = -rate * *d);
             let a_prev: &[F] = if i == 0 {
                 x
@@ -348,22 +463,35 @@ impl<F: NdFloat> Network<F> {
                 .as_slice_mut()
                 .expect("weights are kept in standard layout");
             let delta = &*delta;
+            let (target, scale) = if momentum {
+                (&mut velocity_w[i][..n * k], rule.momentum)
+            } else {
+                (&mut w[..], F::one() - rule.decay)
+            };
             if pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN {
-                // Each thread updates its own rows of w^l.
+                // Each thread updates its own rows.
                 let mid = (n / 2).next_multiple_of(4).min(n);
-                let (w0, w1) = w.split_at_mut(mid * k);
+                let (t0, t1) = target.split_at_mut(mid * k);
                 pool.join(
-                    || kernels::rank_update_rows(delta, a_prev, w0, m, n, k, 0..mid),
-                    || kernels::rank_update_rows(delta, a_prev, w1, m, n, k, mid..n),
+                    || kernels::rank_update_rows(delta, a_prev, t0, m, n, k, 0..mid, scale),
+                    || kernels::rank_update_rows(delta, a_prev, t1, m, n, k, mid..n, scale),
                 );
             } else {
-                kernels::rank_update(delta, a_prev, w, m, n, k);
+                kernels::rank_update_rows(delta, a_prev, target, m, n, k, 0..n, scale);
+            }
+            if momentum {
+                let v = &velocity_w[i][..n * k];
+                for (w, &v) in w.iter_mut().zip(v) {
+                    *w += v - rule.decay * *w;
+                }
             }
         }
     }
 
     /// Feeds `m` examples forward, one row each in `x` (m, n_1): a^l = f(w^l a^{l−1} + b^l)
-    /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`.
+    /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`. With
+    /// `dropout` on, each hidden neuron is dropped with chance p and the kept
+    /// scaled by 1/(1 − p) (inverted dropout), so evaluation needs no change.
     fn forward_rows(
         &self,
         x: &[F],
@@ -371,6 +499,7 @@ impl<F: NdFloat> Network<F> {
         activations: &mut [Vec<F>],
         output_z: &mut [F],
         pool: &Pool,
+        mut dropout: Option<&mut Dropout<F>>,
     ) {
         let layers = self.layers();
         for i in 0..layers {
@@ -401,7 +530,11 @@ impl<F: NdFloat> Network<F> {
             }
             if last {
                 output_z[..m * n].copy_from_slice(a);
-                a.iter_mut().for_each(|v| *v = act.f(*v));
+                if let Ok(a) = ArrayViewMut2::from_shape((m, n), a) {
+                    self.cost.output_layer(a, Axis(1));
+                }
+            } else if let Some(dropout) = dropout.as_deref_mut() {
+                dropout.apply(i, a);
             }
         }
     }
@@ -458,7 +591,7 @@ impl<F: NdFloat> Network<F> {
             ..
         } = ws;
         let x = rows_of(x, input);
-        self.forward_rows(x, m, activations, output_z, pool);
+        self.forward_rows(x, m, activations, output_z, pool, None);
         let n_out = self.sizes[self.layers()];
         let out: &'w [F] = &activations[self.layers() - 1][..m * n_out];
         ArrayView2::from_shape((m, n_out), out)
@@ -533,7 +666,7 @@ impl<F: NdFloat> Network<F> {
             if let Ok(rows) = ArrayViewMut2::from_shape((m, data.pixels()), &mut x[..]) {
                 data.gather_images(chunk, rows);
             }
-            self.forward_rows(x, m, &mut ws.activations, &mut ws.output_z, &ws.pool);
+            self.forward_rows(x, m, &mut ws.activations, &mut ws.output_z, &ws.pool, None);
             let a =
                 ArrayView2::from_shape((m, n_out), &ws.activations[self.layers() - 1][..m * n_out]);
             let z = ArrayView2::from_shape((m, n_out), &ws.output_z[..m * n_out]);
@@ -562,6 +695,77 @@ pub struct Workspace<F> {
     input: Vec<F>,
     targets: Vec<F>,
     pool: Pool,
+    dropout: Dropout<F>,
+    /// Momentum's velocities, shaped as the weights and biases (made on first use).
+    velocity_w: Vec<Vec<F>>,
+    velocity_b: Vec<Vec<F>>,
+}
+
+/// Inverted dropout's state: the chance p, its generator, and per hidden
+/// layer the multipliers drawn (0 or 1/(1 − p)) and the activations before.
+struct Dropout<F> {
+    p: F,
+    rng: ChaCha8Rng,
+    masks: Vec<Vec<F>>,
+    pre: Vec<Vec<F>>,
+}
+
+impl<F: NdFloat> Dropout<F> {
+    /// Drops neurons of hidden layer index `i` in `a` (m, n_l), if p > 0.
+    fn apply(&mut self, i: usize, a: &mut [F]) {
+        if self.p <= F::zero() {
+            return;
+        }
+        let keep = F::one() / (F::one() - self.p);
+        // A neuron is dropped when a uniform 32-bit draw falls below p·2³².
+        let threshold = (self.p.to_f64().unwrap_or(0.0) * 4_294_967_296.0) as u64;
+        let pre = &mut self.pre[i][..a.len()];
+        pre.copy_from_slice(a);
+        let mask = &mut self.masks[i][..a.len()];
+        for (v, mk) in a.iter_mut().zip(mask.iter_mut()) {
+            *mk = if u64::from(self.rng.next_u32()) < threshold {
+                F::zero()
+            } else {
+                keep
+            };
+            *v *= *mk;
+        }
+    }
+}
+
+/// `dst[j] += scale · rows[i][j]` for every row i, rows of dst's length.
+fn add_scaled_rows<F: NdFloat>(dst: &mut [F], rows: &[F], scale: F) {
+    for row in rows.chunks_exact(dst.len().max(1)) {
+        for (x, &d) in dst.iter_mut().zip(row) {
+            *x += scale * d;
+        }
+    }
+}
+
+/// How the gradient of a mini-batch moves the network: the chapter's step,
+/// or with chapter 3's L2 regularisation, momentum and dropout.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rule<F> {
+    /// η.
+    pub eta: F,
+    /// ηλ/n, the weight decay of L2 regularisation (0: none).
+    pub decay: F,
+    /// μ, momentum's friction (0: plain gradient descent).
+    pub momentum: F,
+    /// p, the chance each hidden neuron is dropped (0: no dropout).
+    pub dropout: F,
+}
+
+impl<F: NdFloat> Rule<F> {
+    /// The chapter's step: w → w − (η/m) Σ_x ∂C_x/∂w.
+    pub fn sgd(eta: F) -> Self {
+        Rule {
+            eta,
+            decay: F::zero(),
+            momentum: F::zero(),
+            dropout: F::zero(),
+        }
+    }
 }
 
 impl<F: NdFloat> Workspace<F> {
@@ -587,6 +791,14 @@ impl<F: NdFloat> Workspace<F> {
             input: Vec::new(),
             targets: Vec::new(),
             pool,
+            dropout: Dropout {
+                p: F::zero(),
+                rng: ChaCha8Rng::seed_from_u64(0),
+                masks: Vec::new(),
+                pre: Vec::new(),
+            },
+            velocity_w: Vec::new(),
+            velocity_b: Vec::new(),
         };
         ws.reserve(sizes, capacity);
         ws
@@ -602,7 +814,24 @@ impl<F: NdFloat> Workspace<F> {
         self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
         self.input = vec![F::zero(); m * sizes[0]];
         self.targets = self.output_z.clone();
+        self.dropout.masks = self.activations.clone();
+        self.dropout.pre = self.activations.clone();
         self.capacity = m;
+    }
+
+    /// Seeds the generator that draws dropout's masks.
+    pub fn seed_dropout(&mut self, seed: u64) {
+        self.dropout.rng = ChaCha8Rng::seed_from_u64(seed);
+    }
+
+    fn reserve_velocities(&mut self, sizes: &[usize]) {
+        if self.velocity_w.len() + 1 != sizes.len() {
+            self.velocity_w = sizes
+                .windows(2)
+                .map(|s| vec![F::zero(); s[0] * s[1]])
+                .collect();
+            self.velocity_b = sizes[1..].iter().map(|&n| vec![F::zero(); n]).collect();
+        }
     }
 }
 
@@ -649,6 +878,29 @@ mod tests {
         let out = net.feedforward(Array1::zeros(5).view());
         assert_eq!(out.len(), 3);
         assert!(out.iter().all(|&a| a > 0.0 && a < 1.0));
+    }
+
+    #[test]
+    fn initialisations_scale_the_same_draws() {
+        let sizes = [400, 100, 10];
+        let normal =
+            Network::<f64>::initialised(&sizes, Init::Normal, &mut ChaCha8Rng::seed_from_u64(8));
+        let scaled =
+            Network::<f64>::initialised(&sizes, Init::Scaled, &mut ChaCha8Rng::seed_from_u64(8));
+        let he = Network::<f64>::initialised(&sizes, Init::He, &mut ChaCha8Rng::seed_from_u64(8));
+        assert_eq!(normal.biases, scaled.biases);
+        assert!(he.biases.iter().all(|b| b.iter().all(|&x| x == 0.0)));
+        for (l, &n_in) in sizes[..2].iter().enumerate() {
+            let n_in = n_in as f64;
+            let sd =
+                |w: &Array2<f64>| (w.iter().map(|x| x * x).sum::<f64>() / w.len() as f64).sqrt();
+            assert!(
+                (&normal.weights[l] / n_in.sqrt() - &scaled.weights[l])
+                    .iter()
+                    .all(|d| d.abs() < 1e-12)
+            );
+            assert!((sd(&he.weights[l]) - (2.0 / n_in).sqrt()).abs() < 0.1 * (2.0 / n_in).sqrt());
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The training loop: epochs of mini-batch stochastic gradient descent,
-//! reshuffled every epoch, scored on a held-out set after each.
+//! reshuffled every epoch, scored after each; and chapter 3's ways of
+//! learning better: regularisation, momentum, dropout, more data, and
+//! schedules driven by the validation set.
 
 use std::time::Instant;
 
@@ -10,8 +12,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Activation;
 use crate::cost::Cost;
-use crate::data::Dataset;
-use crate::network::{Network, Workspace};
+use crate::data::{Dataset, SHIFTS};
+use crate::network::{Init, Network, Rule, Workspace};
 
 /// Training settings, independent of the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,18 +25,46 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// η, the learning rate.
     pub eta: f64,
-    /// Seeds the ChaCha8 generator behind initialisation and shuffling.
+    /// Seeds the ChaCha8 generators behind initialisation, shuffling and dropout.
     pub seed: u64,
     /// Backpropagate one example at a time instead of the whole mini-batch.
     pub per_example: bool,
+    /// The hidden layers' neuron.
     pub activation: Activation,
+    /// The cost, and with it the output layer.
     pub cost: Cost,
+    pub init: Init,
+    /// λ, L2 regularisation: w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w.
+    pub lambda: f64,
+    /// μ, momentum: v → μv − η∇C, w → w + v.
+    pub momentum: f64,
+    /// p, the chance a hidden neuron is dropped in training.
+    pub dropout: f64,
+    /// Halve η after this many epochs without a better validation accuracy;
+    /// stop once η is η₀/128.
+    pub halve_on_plateau: Option<usize>,
+    /// Stop after this many epochs without a better validation accuracy.
+    pub early_stop: Option<usize>,
+    pub monitor: Monitor,
+    /// Train on each image and its four one-pixel shifts (expand_mnist).
+    pub expand: bool,
     /// Threads in all, 0 for one per core. The model does not depend on it.
     pub threads: usize,
 }
 
+/// Which extra figures to compute after each epoch, as network2.py's
+/// monitor flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Monitor {
+    pub training_cost: bool,
+    pub training_accuracy: bool,
+    pub validation_cost: bool,
+    pub validation_accuracy: bool,
+}
+
 impl TrainConfig {
-    /// The chapter's experiment: [784, 30, 10], 30 epochs, m = 10, η = 3.0.
+    /// The chapter's experiment: [784, 30, 10], 30 epochs, m = 10, η = 3.0,
+    /// sigmoid neurons, quadratic cost, N(0, 1) initialisation.
     pub fn chapter(seed: u64) -> Self {
         TrainConfig {
             sizes: vec![784, 30, 10],
@@ -45,21 +75,43 @@ impl TrainConfig {
             per_example: false,
             activation: Activation::Sigmoid,
             cost: Cost::Quadratic,
+            init: Init::Normal,
+            lambda: 0.0,
+            momentum: 0.0,
+            dropout: 0.0,
+            halve_on_plateau: None,
+            early_stop: None,
+            monitor: Monitor::default(),
+            expand: false,
             threads: 0,
         }
     }
+
+    /// Whether the validation set picks the model and drives the schedule.
+    pub fn validation_driven(&self) -> bool {
+        self.halve_on_plateau.is_some() || self.early_stop.is_some()
+    }
 }
 
-/// One epoch's score on the evaluation set.
-#[derive(Clone, Debug, PartialEq)]
+/// What one epoch scored.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct EpochReport {
     /// 1-based.
     pub epoch: usize,
     pub epochs: usize,
+    /// On the test set.
     pub correct: usize,
     pub total: usize,
+    /// The learning rate the epoch trained with.
+    pub eta: f64,
     /// Wall time of the epoch, training and evaluation.
     pub seconds: f64,
+    /// Mean cost (with the L2 term) and accuracy on the training set, when monitored.
+    pub training_cost: Option<f64>,
+    pub training_accuracy: Option<(usize, usize)>,
+    /// On the validation set, when monitored or driving a schedule.
+    pub validation_cost: Option<f64>,
+    pub validation_accuracy: Option<(usize, usize)>,
 }
 
 impl EpochReport {
@@ -79,11 +131,24 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
+/// Why training ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// All the epochs asked for ran.
+    Epochs,
+    /// `early_stop` epochs passed without a better validation accuracy.
+    EarlyStop,
+    /// The schedule halved η down to η₀/128.
+    EtaFloor,
+}
+
 pub struct Outcome<F> {
-    /// The network after the epoch that scored best (the first, of equals).
+    /// The network after the best epoch (the first, of equals): best on
+    /// validation when the validation set drives training, else on test.
     pub best: Network<F>,
     pub best_epoch: usize,
     pub history: Vec<EpochReport>,
+    pub stop: Stop,
     pub seconds: f64,
 }
 
@@ -98,9 +163,11 @@ impl<F> Outcome<F> {
 pub struct Sgd<'a, F> {
     pub net: Network<F>,
     training: &'a Dataset,
-    eta: F,
+    /// The step; `rule.eta` is the current η.
+    pub rule: Rule<F>,
     batch_size: usize,
     per_example: bool,
+    expand: bool,
     rng: ChaCha8Rng,
     order: Vec<usize>,
     // One row per example, so their transposes are the chapter's X and Y.
@@ -113,22 +180,35 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
     /// A fresh network for `config`, initialised from its seed.
     pub fn new(config: &TrainConfig, training: &'a Dataset) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut net = Network::<F>::new(&config.sizes, &mut rng);
+        let mut net = Network::<F>::initialised(&config.sizes, config.init, &mut rng);
         net.activation = config.activation;
         net.cost = config.cost;
         let m = config.batch_size.max(1);
         let n_out = *config.sizes.last().unwrap_or(&0);
+        let f = |x: f64| F::from(x).unwrap_or_else(F::zero);
+        let n = training.len().max(1) as f64;
+        let examples = training.len() * if config.expand { SHIFTS } else { 1 };
+        let mut workspace = Workspace::with_threads(&config.sizes, m, config.threads);
+        // Dropout draws from its own generator, so it does not disturb shuffling.
+        workspace.seed_dropout(config.seed ^ 0x0005_eedd_40f0_u64);
         Sgd {
             net,
             training,
-            eta: F::from(config.eta).unwrap_or_else(F::zero),
+            rule: Rule {
+                eta: f(config.eta),
+                decay: f(config.eta * config.lambda
+                    / (n * if config.expand { SHIFTS as f64 } else { 1.0 })),
+                momentum: f(config.momentum),
+                dropout: f(config.dropout),
+            },
             batch_size: m,
             per_example: config.per_example,
+            expand: config.expand,
             rng,
-            order: (0..training.len()).collect(),
+            order: (0..examples).collect(),
             x_rows: Array2::zeros((m, training.pixels())),
             y_rows: Array2::zeros((m, n_out)),
-            workspace: Workspace::with_threads(&config.sizes, m, config.threads),
+            workspace,
         }
     }
 
@@ -137,65 +217,143 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
         self.order.len().div_ceil(self.batch_size)
     }
 
+    /// Sets η; the L2 decay ηλ/n follows it.
+    pub fn set_eta(&mut self, eta: F) {
+        if self.rule.eta != F::zero() {
+            self.rule.decay = self.rule.decay * eta / self.rule.eta;
+        }
+        self.rule.eta = eta;
+    }
+
     /// One epoch: reshuffle, then one step per mini-batch.
     pub fn epoch(&mut self, observer: &mut dyn Observer) {
         self.order.shuffle(&mut self.rng);
+        let shifts = if self.expand { SHIFTS } else { 1 };
         let mut batches = self.order.chunks(self.batch_size).peekable();
         while let Some(batch) = batches.next() {
             if let Some(next) = batches.peek() {
-                self.training.prefetch(next);
+                self.training.prefetch(next, shifts);
             }
             let mut x = self.x_rows.slice_mut(s![..batch.len(), ..]);
             let mut y = self.y_rows.slice_mut(s![..batch.len(), ..]);
-            self.training.gather_images(batch, x.view_mut());
+            if self.expand {
+                self.training.gather_shifted(batch, x.view_mut());
+            } else {
+                self.training.gather_images(batch, x.view_mut());
+            }
             self.training
-                .gather_targets(batch, y.view_mut().reversed_axes());
+                .gather_targets_of(batch, shifts, y.view_mut().reversed_axes());
             if self.per_example {
                 self.net
-                    .update_mini_batch_per_example(x.t(), y.t(), self.eta);
+                    .update_mini_batch_per_example(x.t(), y.t(), self.rule.eta);
             } else {
                 self.net
-                    .update_mini_batch_with(x.t(), y.t(), self.eta, &mut self.workspace);
+                    .update_mini_batch_by(x.t(), y.t(), &self.rule, &mut self.workspace);
             }
             observer.batches_done(1);
         }
     }
 }
 
-/// Trains a fresh network on `training` by mini-batch SGD and scores it on
-/// `evaluation` after every epoch.
+/// Trains a fresh network on `training` by mini-batch SGD, scoring it on
+/// `test` after every epoch, and on `validation` where asked or where the
+/// validation set drives a schedule.
 pub fn train<F: NdFloat>(
     config: &TrainConfig,
     training: &Dataset,
-    evaluation: &Dataset,
+    validation: &Dataset,
+    test: &Dataset,
     observer: &mut dyn Observer,
 ) -> Outcome<F> {
     let start = Instant::now();
     let mut sgd = Sgd::<F>::new(config, training);
-    let mut history = Vec::with_capacity(config.epochs);
+    let mut history: Vec<EpochReport> = Vec::with_capacity(config.epochs);
     let mut best = (sgd.net.clone(), 0, 0);
+    let eta_floor = config.eta / 128.0;
+    let mut since_better = 0;
+    let mut best_validation = None;
+    let mut stop = Stop::Epochs;
+    // The L2 term of network2.py's total_cost over a set of n: (λ/2n) Σ w².
+    let penalty = |net: &Network<F>, n: usize| {
+        let sum: f64 = net
+            .weights
+            .iter()
+            .flatten()
+            .map(|w| w.to_f64().unwrap_or(0.0).powi(2))
+            .sum();
+        config.lambda / (2.0 * n.max(1) as f64) * sum
+    };
     for epoch in 1..=config.epochs {
         let epoch_start = Instant::now();
+        let eta = sgd.rule.eta.to_f64().unwrap_or(0.0);
         observer.epoch_started(epoch, sgd.batches());
         sgd.epoch(observer);
-        let correct = sgd.net.evaluate(evaluation);
-        let report = EpochReport {
+        let net = &sgd.net;
+        let correct = net.evaluate(test);
+        let m = config.monitor;
+        let mut report = EpochReport {
             epoch,
             epochs: config.epochs,
             correct,
-            total: evaluation.len(),
-            seconds: epoch_start.elapsed().as_secs_f64(),
+            total: test.len(),
+            eta,
+            ..EpochReport::default()
         };
+        if m.training_cost || m.training_accuracy {
+            let e = net.evaluate_full(training);
+            report.training_cost = m
+                .training_cost
+                .then(|| e.mean_cost + penalty(net, training.len()));
+            report.training_accuracy = m.training_accuracy.then_some((e.correct, e.total));
+        }
+        if m.validation_cost || m.validation_accuracy || config.validation_driven() {
+            let e = net.evaluate_full(validation);
+            report.validation_cost = m
+                .validation_cost
+                .then(|| e.mean_cost + penalty(net, validation.len()));
+            report.validation_accuracy = Some((e.correct, e.total));
+        }
+        report.seconds = epoch_start.elapsed().as_secs_f64();
         observer.epoch_finished(&report);
-        if epoch == 1 || correct > best.2 {
-            best = (sgd.net.clone(), epoch, correct);
+
+        let score = if config.validation_driven() {
+            report.validation_accuracy.map_or(0, |(c, _)| c)
+        } else {
+            correct
+        };
+        if epoch == 1 || score > best.2 {
+            best = (sgd.net.clone(), epoch, score);
         }
         history.push(report);
+
+        if config.validation_driven() {
+            if best_validation.is_none_or(|b| score > b) {
+                best_validation = Some(score);
+                since_better = 0;
+            } else {
+                since_better += 1;
+            }
+            if config.early_stop.is_some_and(|n| since_better >= n) {
+                stop = Stop::EarlyStop;
+                break;
+            }
+            if config.halve_on_plateau.is_some_and(|n| since_better >= n) {
+                // Halve η; once it would be η₀/128, stop (chapter 3).
+                let halved = eta / 2.0;
+                if halved <= eta_floor {
+                    stop = Stop::EtaFloor;
+                    break;
+                }
+                sgd.set_eta(F::from(halved).unwrap_or_else(F::zero));
+                since_better = 0;
+            }
+        }
     }
     Outcome {
         best: best.0,
         best_epoch: best.1,
         history,
+        stop,
         seconds: start.elapsed().as_secs_f64(),
     }
 }
