@@ -42,6 +42,33 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Classify one image file (PNG, JPEG, BMP, GIF, PGM)
     Predict(PredictArgs),
+    /// Check backpropagation against finite differences (eq. 46) and time both
+    Gradcheck(GradcheckArgs),
+}
+
+#[derive(Args)]
+struct GradcheckArgs {
+    /// Neurons per layer, input first
+    #[arg(long, default_value = "50,30,10", value_name = "N,N,...", value_parser = parse_layers)]
+    layers: Sizes,
+    /// Neuron of the hidden layers
+    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
+    activation: ActivationArg,
+    /// Cost of sigmoid outputs
+    #[arg(long, value_enum)]
+    cost: Option<CostArg>,
+    /// Output layer
+    #[arg(long, value_enum, default_value_t = OutputArg::Sigmoid)]
+    output: OutputArg,
+    /// Examples in the random mini-batch
+    #[arg(long, default_value_t = 10, value_parser = parse_positive)]
+    batch_size: usize,
+    /// Seed for the random network and mini-batch
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Check every neuron × cost × output combination
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Args)]
@@ -95,13 +122,13 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value_t = InitArg::Normal)]
     init: InitArg,
     /// L2 regularisation λ: w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w
-    #[arg(long, default_value_t = 0.0, value_parser = parse_lambda, value_name = "λ")]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_lambda, value_name = "λ", allow_negative_numbers = true)]
     lambda: f64,
     /// Momentum μ in [0, 1): v → μv − η∇C, w → w + v
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "μ")]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "μ", allow_negative_numbers = true)]
     momentum: f64,
     /// Dropout p in [0, 1): the chance each hidden neuron is dropped in training
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "P")]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "P", allow_negative_numbers = true)]
     dropout: f64,
     /// halve-on-plateau:N — halve η after N epochs without a better validation accuracy; stop at η₀/128
     #[arg(long, value_parser = parse_schedule, value_name = "halve-on-plateau:N")]
@@ -205,6 +232,7 @@ fn main() -> ExitCode {
         Command::Train(args) => run_train(args),
         Command::Evaluate(args) => run_evaluate(args),
         Command::Predict(args) => run_predict(args),
+        Command::Gradcheck(args) => run_gradcheck(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -457,16 +485,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
         }
         model::check_writable(path)?;
     }
-    let cost = match (args.output, args.cost) {
-        (OutputArg::Softmax, Some(_)) => {
-            return Err(Error::Usage(
-                "--cost: a softmax output layer goes with the log-likelihood cost; leave --cost out".into(),
-            ));
-        }
-        (OutputArg::Softmax, None) => Cost::LogLikelihood,
-        (OutputArg::Sigmoid, Some(CostArg::CrossEntropy)) => Cost::CrossEntropy,
-        (OutputArg::Sigmoid, _) => Cost::Quadratic,
-    };
+    let cost = cost_of(args.output, args.cost)?;
     if args.per_example
         && (args.lambda > 0.0 || args.momentum > 0.0 || args.dropout > 0.0 || args.expand)
     {
@@ -517,12 +536,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
         eta: args.eta,
         seed,
         per_example: args.per_example,
-        activation: match args.activation {
-            ActivationArg::Sigmoid => Activation::Sigmoid,
-            ActivationArg::Tanh => Activation::Tanh,
-            ActivationArg::Relu => Activation::Relu,
-            ActivationArg::Linear => Activation::Linear,
-        },
+        activation: activation_of(args.activation),
         cost,
         init: match args.init {
             InitArg::Normal => Init::Normal,
@@ -651,6 +665,91 @@ fn run_train(args: TrainArgs) -> Result<()> {
         say!("Metrics written to {}", path.display());
     }
     Ok(())
+}
+
+fn activation_of(arg: ActivationArg) -> Activation {
+    match arg {
+        ActivationArg::Sigmoid => Activation::Sigmoid,
+        ActivationArg::Tanh => Activation::Tanh,
+        ActivationArg::Relu => Activation::Relu,
+        ActivationArg::Linear => Activation::Linear,
+    }
+}
+
+/// The cost named by --output and --cost: softmax goes with log-likelihood.
+fn cost_of(output: OutputArg, cost: Option<CostArg>) -> Result<Cost> {
+    match (output, cost) {
+        (OutputArg::Softmax, Some(_)) => Err(Error::Usage(
+            "--cost: a softmax output layer goes with the log-likelihood cost; leave --cost out"
+                .into(),
+        )),
+        (OutputArg::Softmax, None) => Ok(Cost::LogLikelihood),
+        (OutputArg::Sigmoid, Some(CostArg::CrossEntropy)) => Ok(Cost::CrossEntropy),
+        (OutputArg::Sigmoid, _) => Ok(Cost::Quadratic),
+    }
+}
+
+/// Largest relative error gradcheck accepts.
+const GRADCHECK_TOLERANCE: f64 = 1e-6;
+
+fn run_gradcheck(args: GradcheckArgs) -> Result<()> {
+    let combinations: Vec<(Activation, Cost)> = if args.all {
+        Activation::ALL
+            .into_iter()
+            .flat_map(|a| Cost::ALL.into_iter().map(move |c| (a, c)))
+            .collect()
+    } else {
+        vec![(
+            activation_of(args.activation),
+            cost_of(args.output, args.cost)?,
+        )]
+    };
+    let sizes = &args.layers.0;
+    let parameters: usize = sizes.windows(2).map(|w| w[1] * (w[0] + 1)).sum();
+    say!(
+        "gradcheck {:?}: {} weights and biases, a mini-batch of {}, seed {}",
+        sizes,
+        thousands(parameters),
+        args.batch_size,
+        args.seed
+    );
+    let mut worst: f64 = 0.0;
+    for (activation, cost) in combinations {
+        let check = nndl::gradcheck::check(sizes, activation, cost, args.batch_size, args.seed);
+        worst = worst.max(check.max_relative_error);
+        say!(
+            "{} neurons, {} output, {} cost: max relative error: {:.1e}  backprop {}  finite differences {} ({} forward passes)  ratio {:.0}×",
+            activation,
+            cost.output(),
+            cost,
+            check.max_relative_error,
+            duration(check.backprop_seconds),
+            duration(check.numerical_seconds),
+            thousands(check.forward_passes),
+            check.numerical_seconds / check.backprop_seconds.max(1e-12)
+        );
+    }
+    if worst < GRADCHECK_TOLERANCE {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            path: PathBuf::from("gradcheck"),
+            message: format!(
+                "backpropagation and finite differences disagree: max relative error {worst:.1e} (tolerance {GRADCHECK_TOLERANCE:.0e})"
+            ),
+        })
+    }
+}
+
+/// Seconds as µs, ms or s.
+fn duration(seconds: f64) -> String {
+    if seconds < 1e-3 {
+        format!("{:.1} µs", seconds * 1e6)
+    } else if seconds < 1.0 {
+        format!("{:.2} ms", seconds * 1e3)
+    } else {
+        format!("{seconds:.2} s")
+    }
 }
 
 fn run_evaluate(args: EvaluateArgs) -> Result<()> {

@@ -480,9 +480,9 @@ impl<F: NdFloat> Network<F> {
                 kernels::rank_update_rows(delta, a_prev, target, m, n, k, 0..n, scale);
             }
             if momentum {
-                let v = &velocity_w[i][..n * k];
-                for (w, &v) in w.iter_mut().zip(v) {
-                    *w += v - rule.decay * *w;
+                for (w, v) in w.iter_mut().zip(&mut velocity_w[i][..n * k]) {
+                    *v -= rule.decay * *w;
+                    *w += *v;
                 }
             }
         }

@@ -273,6 +273,7 @@ pub fn train<F: NdFloat>(
     let mut since_better = 0;
     let mut best_validation = None;
     let mut stop = Stop::Epochs;
+    let mut eta = config.eta;
     // The L2 term of network2.py's total_cost over a set of n: (λ/2n) Σ w².
     let penalty = |net: &Network<F>, n: usize| {
         let sum: f64 = net
@@ -285,7 +286,6 @@ pub fn train<F: NdFloat>(
     };
     for epoch in 1..=config.epochs {
         let epoch_start = Instant::now();
-        let eta = sgd.rule.eta.to_f64().unwrap_or(0.0);
         observer.epoch_started(epoch, sgd.batches());
         sgd.epoch(observer);
         let net = &sgd.net;
@@ -339,12 +339,12 @@ pub fn train<F: NdFloat>(
             }
             if config.halve_on_plateau.is_some_and(|n| since_better >= n) {
                 // Halve η; once it would be η₀/128, stop (chapter 3).
-                let halved = eta / 2.0;
-                if halved <= eta_floor {
+                eta /= 2.0;
+                if eta <= eta_floor {
                     stop = Stop::EtaFloor;
                     break;
                 }
-                sgd.set_eta(F::from(halved).unwrap_or_else(F::zero));
+                sgd.set_eta(F::from(eta).unwrap_or_else(F::zero));
                 since_better = 0;
             }
         }

@@ -358,3 +358,275 @@ fn the_thread_count_does_not_change_the_model() {
     }
     assert_eq!(fs::read(&files[0]).unwrap(), fs::read(&files[1]).unwrap());
 }
+
+/// Trains on a slice with `flags`, checks the best test accuracy is well
+/// above chance and that the saved model reloads with its settings.
+fn learns_with(
+    name: &str,
+    flags: &[&str],
+    min_accuracy: f64,
+    model_has: &[&str],
+    evaluate_says: &str,
+) -> String {
+    let dir = scratch(name);
+    let model = dir.join("model.json");
+    let mut args = vec![
+        "train",
+        "--train-size",
+        "5000",
+        "--epochs",
+        "3",
+        "--seed",
+        "3",
+        "--out",
+        s(&model),
+    ];
+    args.extend_from_slice(flags);
+    let out = nndl(&args);
+    assert!(out.status.success(), "{flags:?}: {}", stderr(&out));
+    let text = stdout(&out);
+    let best = percent_after(&text, "Best");
+    assert!(best >= min_accuracy, "{flags:?}: best {best}%\n{text}");
+    let json = fs::read_to_string(&model).unwrap();
+    for key in model_has {
+        assert!(json.contains(key), "{flags:?}: model lacks {key}");
+    }
+    let out = nndl(&["evaluate", s(&model), "--split", "validation"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(evaluate_says), "{}", stdout(&out));
+    assert!(percent_after(&stdout(&out), "validation set:") >= min_accuracy - 5.0);
+    text
+}
+
+#[test]
+fn every_flag_family_learns() {
+    // Costs, output layers, neurons and initialisations.
+    learns_with(
+        "softmax",
+        &[
+            "--output",
+            "softmax",
+            "--activation",
+            "relu",
+            "--init",
+            "he",
+            "--eta",
+            "0.1",
+        ],
+        85.0,
+        &[
+            r#""output":"softmax""#,
+            r#""activation":"relu""#,
+            r#""cost":"LogLikelihoodCost""#,
+        ],
+        "relu neurons, log-likelihood cost",
+    );
+    learns_with(
+        "tanh",
+        &[
+            "--cost",
+            "cross-entropy",
+            "--activation",
+            "tanh",
+            "--init",
+            "scaled",
+            "--eta",
+            "0.1",
+        ],
+        85.0,
+        &[r#""cost":"CrossEntropyCost""#, r#""activation":"tanh""#],
+        "tanh neurons, cross-entropy cost",
+    );
+    // Regularisation, momentum and dropout.
+    learns_with(
+        "rules",
+        &[
+            "--cost",
+            "cross-entropy",
+            "--init",
+            "scaled",
+            "--eta",
+            "0.2",
+            "--lambda",
+            "5",
+            "--momentum",
+            "0.5",
+            "--dropout",
+            "0.2",
+            "--hidden",
+            "60",
+        ],
+        85.0,
+        &[r#""sizes":[784,60,10]"#],
+        "sigmoid neurons, cross-entropy cost",
+    );
+    // More data, monitors and a metrics file.
+    let dir = scratch("expand");
+    let metrics = dir.join("run.json");
+    let text = learns_with(
+        "expand",
+        &[
+            "--expand",
+            "--cost",
+            "cross-entropy",
+            "--init",
+            "scaled",
+            "--eta",
+            "0.5",
+            "--monitor",
+            "train-cost,train-accuracy,validation-cost,validation-accuracy",
+            "--metrics",
+            s(&metrics),
+        ],
+        85.0,
+        &[],
+        "sigmoid neurons, cross-entropy cost",
+    );
+    assert!(
+        text.contains("on 5,000 images") && text.contains("expanded ×5"),
+        "{text}"
+    );
+    let epoch_line = text.lines().find(|l| l.starts_with("Epoch 1/3")).unwrap();
+    for part in [
+        "training cost",
+        "training ",
+        "validation cost",
+        "validation ",
+    ] {
+        assert!(epoch_line.contains(part), "{epoch_line}");
+    }
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&fs::read_to_string(&metrics).unwrap()).unwrap();
+    assert_eq!(rows.len(), 3);
+    for field in [
+        "eta",
+        "seconds",
+        "test_accuracy",
+        "training_cost",
+        "training_accuracy",
+        "validation_cost",
+        "validation_accuracy",
+    ] {
+        assert!(rows[2][field].is_number(), "{field} in {}", rows[2]);
+    }
+    // Schedules: the validation set picks the model.
+    let csv = dir.join("run.csv");
+    let text = learns_with(
+        "schedule",
+        &[
+            "--eta-schedule",
+            "halve-on-plateau:1",
+            "--early-stop",
+            "2",
+            "--metrics",
+            s(&csv),
+        ],
+        80.0,
+        &[],
+        "sigmoid neurons, quadratic cost",
+    );
+    assert!(text.contains("Best on validation: epoch"), "{text}");
+    let table = fs::read_to_string(&csv).unwrap();
+    assert!(
+        table.starts_with("epoch,eta,seconds,test_correct"),
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().count(),
+        1 + text.lines().filter(|l| l.starts_with("Epoch ")).count()
+    );
+}
+
+#[test]
+fn gradcheck_agrees_for_every_combination() {
+    let out = nndl(&[
+        "gradcheck",
+        "--all",
+        "--layers",
+        "20,12,10",
+        "--batch-size",
+        "4",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let errors: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.split("max relative error: ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(errors.len(), 12, "{text}");
+    assert!(errors.iter().all(|&e| e < 1e-6), "{text}");
+    assert!(text.contains("ratio"), "{text}");
+}
+
+#[test]
+fn bad_learning_flags_are_usage_errors() {
+    let model = scratch("flags3").join("m.json");
+    let o = s(&model);
+    fails(
+        &[
+            "train",
+            "--output",
+            "softmax",
+            "--cost",
+            "quadratic",
+            "--out",
+            o,
+        ],
+        2,
+        &["--cost", "softmax"],
+    );
+    fails(
+        &["train", "--momentum", "1", "--out", o],
+        2,
+        &["--momentum"],
+    );
+    fails(
+        &["train", "--dropout", "-0.1", "--out", o],
+        2,
+        &["--dropout"],
+    );
+    fails(&["train", "--lambda", "-1", "--out", o], 2, &["--lambda"]);
+    fails(
+        &["train", "--eta-schedule", "sometimes", "--out", o],
+        2,
+        &["--eta-schedule", "halve-on-plateau:N"],
+    );
+    fails(
+        &["train", "--early-stop", "0", "--out", o],
+        2,
+        &["--early-stop"],
+    );
+    fails(
+        &["train", "--monitor", "train-cost,vibes", "--out", o],
+        2,
+        &["--monitor", "vibes"],
+    );
+    fails(
+        &["train", "--metrics", "run.txt", "--out", o],
+        2,
+        &["--metrics", ".csv or .json"],
+    );
+    fails(
+        &["train", "--per-example", "--lambda", "1", "--out", o],
+        2,
+        &["--per-example"],
+    );
+    fails(
+        &["train", "--activation", "swish", "--out", o],
+        2,
+        &["--activation"],
+    );
+    fails(&["train", "--init", "xavier", "--out", o], 2, &["--init"]);
+    fails(
+        &[
+            "gradcheck",
+            "--output",
+            "softmax",
+            "--cost",
+            "cross-entropy",
+        ],
+        2,
+        &["--cost"],
+    );
+}
