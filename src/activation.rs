@@ -92,9 +92,12 @@ impl Activation {
 }
 
 /// σ(z) without overflow: for z ≪ 0, e^−z is inf and the result is a clean 0.
+/// Outputs below 1e-30 are 0 too: subnormal floats are slow to compute with,
+/// and nothing that small changes a result.
 #[inline]
 pub fn sigmoid<F: NdFloat>(z: F) -> F {
-    F::one() / (F::one() + (-z).exp())
+    let s = F::one() / (F::one() + (-z).exp());
+    if s < F::from(1e-30).unwrap_or_else(F::min_positive_value) { F::zero() } else { s }
 }
 
 impl fmt::Display for Activation {

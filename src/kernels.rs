@@ -591,7 +591,7 @@ mod avx512 {
 
     type V = __m512;
     const L: usize = 16;
-    const MR: usize = 4;
+    const MR: usize = 5;
 
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]

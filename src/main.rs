@@ -593,39 +593,10 @@ fn run_train(args: TrainArgs) -> Result<()> {
         metrics: args.metrics.clone(),
         metrics_error: None,
     };
+    let sets = [&training, &mnist.validation, &mnist.test];
     let (best, seconds, stop, epochs_run) = match args.precision {
-        Precision::F32 => {
-            let outcome = nndl::train::<f32>(
-                &config,
-                &training,
-                &mnist.validation,
-                &mnist.test,
-                &mut progress,
-            );
-            model::save(&outcome.best, &args.out)?;
-            (
-                outcome.best_report().clone(),
-                outcome.seconds,
-                outcome.stop,
-                outcome.history.len(),
-            )
-        }
-        Precision::F64 => {
-            let outcome = nndl::train::<f64>(
-                &config,
-                &training,
-                &mnist.validation,
-                &mnist.test,
-                &mut progress,
-            );
-            model::save(&outcome.best, &args.out)?;
-            (
-                outcome.best_report().clone(),
-                outcome.seconds,
-                outcome.stop,
-                outcome.history.len(),
-            )
-        }
+        Precision::F32 => train_and_save::<f32>(&config, sets, &mut progress, &args.out)?,
+        Precision::F64 => train_and_save::<f64>(&config, sets, &mut progress, &args.out)?,
     };
     match stop {
         Stop::Epochs => {}
@@ -665,6 +636,24 @@ fn run_train(args: TrainArgs) -> Result<()> {
         say!("Metrics written to {}", path.display());
     }
     Ok(())
+}
+
+/// Trains in precision F and saves the best epoch's network: its report,
+/// the seconds taken, why training stopped and how many epochs ran.
+fn train_and_save<F: NdFloat>(
+    config: &TrainConfig,
+    [training, validation, test]: [&nndl::Dataset; 3],
+    progress: &mut Progress,
+    out: &Path,
+) -> Result<(EpochReport, f64, Stop, usize)> {
+    let outcome = nndl::train::<F>(config, training, validation, test, progress);
+    model::save(&outcome.best, out)?;
+    Ok((
+        outcome.best_report().clone(),
+        outcome.seconds,
+        outcome.stop,
+        outcome.history.len(),
+    ))
 }
 
 fn activation_of(arg: ActivationArg) -> Activation {

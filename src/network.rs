@@ -392,6 +392,7 @@ impl<F: NdFloat> Network<F> {
         if let (Ok(a_out), Ok(y), Ok(delta_out)) = (a_out, y, delta_out) {
             self.cost.delta(a_out, y, delta_out);
         }
+        flush_tiny(&mut deltas[layers - 1][..m * n_out]);
 
         let rate = rule.eta / F::from(m).unwrap_or_else(F::one);
         let momentum = rule.momentum != F::zero();
@@ -422,6 +423,7 @@ impl<F: NdFloat> Network<F> {
                     for (d, &keep) in delta_prev.iter_mut().zip(mask) {
                         *d *= keep;
                     }
+                    flush_tiny(delta_prev);
                 };
                 if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
                     let mid = m / 2;
@@ -729,6 +731,19 @@ impl<F: NdFloat> Dropout<F> {
                 keep
             };
             *v *= *mk;
+        }
+    }
+}
+
+/// Sets errors below 1e-30 to 0. Saturated neurons multiply tiny factors
+/// into δ until it is subnormal, and arithmetic on subnormal floats runs
+/// many times slower on x86; such a δ moves no weight by a representable
+/// amount anyway.
+fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
+    let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
+    for d in delta {
+        if d.abs() < tiny {
+            *d = F::zero();
         }
     }
 }
