@@ -116,6 +116,31 @@ pub fn rank_update_rows<F: Float>(
     rank_update_impl::<F, false>(c, a, w, m, n, k, rows, scale)
 }
 
+/// Momentum's step after BP4 has been added into the velocity:
+/// v → v − decay·w, then w → w + v. Velocities below 1e-30 become 0, so
+/// rows that stop learning do not decay into slow subnormal floats.
+pub fn momentum_step<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor has AVX2 and FMA.
+        return unsafe { x86::momentum_step(w, v, decay) };
+    }
+    momentum_step_impl(w, v, decay)
+}
+
+#[inline(always)]
+fn momentum_step_impl<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
+    let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
+    for (w, v) in w.iter_mut().zip(v.iter_mut()) {
+        let mut next = *v - decay * *w;
+        if next.abs() < tiny {
+            next = F::zero();
+        }
+        *v = next;
+        *w += next;
+    }
+}
+
 /// dst[i] = src[i] / 255: pixel bytes to [0, 1], exactly rounded.
 pub fn scale_bytes<F: Float>(src: &[u8], dst: &mut [F]) {
     #[cfg(target_arch = "x86_64")]
@@ -219,6 +244,11 @@ mod x86 {
         k: usize,
     ) {
         affine_impl::<F, true>(a, w, b, z, m, n, k)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn momentum_step<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
+        momentum_step_impl(w, v, decay)
     }
 
     #[target_feature(enable = "avx2,fma")]

@@ -448,7 +448,7 @@ impl<F: NdFloat> Network<F> {
                 let v = &mut velocity_b[i][..n];
                 v.iter_mut().for_each(|v| *v *= rule.momentum);
                 add_scaled_rows(v, delta, -rate);
-                biases.iter_mut().zip(v.iter()).for_each(|(b, &v)| *b += v);
+                kernels::momentum_step(biases, v, F::zero());
             } else {
                 add_scaled_rows(biases, delta, -rate);
             }
@@ -482,10 +482,7 @@ impl<F: NdFloat> Network<F> {
                 kernels::rank_update_rows(delta, a_prev, target, m, n, k, 0..n, scale);
             }
             if momentum {
-                for (w, v) in w.iter_mut().zip(&mut velocity_w[i][..n * k]) {
-                    *v -= rule.decay * *w;
-                    *w += *v;
-                }
+                kernels::momentum_step(w, &mut velocity_w[i][..n * k], rule.decay);
             }
         }
     }
