@@ -97,7 +97,11 @@ impl Activation {
 #[inline]
 pub fn sigmoid<F: NdFloat>(z: F) -> F {
     let s = F::one() / (F::one() + (-z).exp());
-    if s < F::from(1e-30).unwrap_or_else(F::min_positive_value) { F::zero() } else { s }
+    if s < F::from(1e-30).unwrap_or_else(F::min_positive_value) {
+        F::zero()
+    } else {
+        s
+    }
 }
 
 impl fmt::Display for Activation {
