@@ -529,6 +529,51 @@ macro_rules! f32_kernels {
     };
 }
 
+/// The vector primitives the kernels are written in, for one instruction
+/// set: its features and the intrinsics for V of L lanes.
+#[cfg(target_arch = "x86_64")]
+macro_rules! primitives {
+    ($features:literal, $load:ident, $store:ident, $fmadd:ident, $mul:ident, $set1:ident, $zero:ident) => {
+        #[target_feature(enable = $features)]
+        #[inline]
+        unsafe fn load(p: *const f32) -> V {
+            // SAFETY: by the caller's word, p points to L floats.
+            unsafe { $load(p) }
+        }
+
+        #[target_feature(enable = $features)]
+        #[inline]
+        unsafe fn store(p: *mut f32, v: V) {
+            // SAFETY: by the caller's word, p points to L floats.
+            unsafe { $store(p, v) }
+        }
+
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn fmadd(a: V, b: V, c: V) -> V {
+            $fmadd(a, b, c)
+        }
+
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn mul(a: V, b: V) -> V {
+            $mul(a, b)
+        }
+
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn splat(x: f32) -> V {
+            $set1(x)
+        }
+
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn zero() -> V {
+            $zero()
+        }
+    };
+}
+
 /// AVX2 + FMA: eight lanes, sixteen registers.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -539,19 +584,15 @@ mod avx2 {
     const L: usize = 8;
     const MR: usize = 2;
 
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn load(p: *const f32) -> V {
-        // SAFETY: by the caller's word, p points to L floats.
-        unsafe { _mm256_loadu_ps(p) }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn store(p: *mut f32, v: V) {
-        // SAFETY: by the caller's word, p points to L floats.
-        unsafe { _mm256_storeu_ps(p, v) }
-    }
+    primitives!(
+        "avx2,fma",
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_fmadd_ps,
+        _mm256_mul_ps,
+        _mm256_set1_ps,
+        _mm256_setzero_ps
+    );
 
     /// Lanes 0..len all ones, the rest zero.
     #[target_feature(enable = "avx2,fma")]
@@ -577,30 +618,6 @@ mod avx2 {
         unsafe { _mm256_maskstore_ps(p, mask(len), v) }
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn fmadd(a: V, b: V, c: V) -> V {
-        _mm256_fmadd_ps(a, b, c)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn mul(a: V, b: V) -> V {
-        _mm256_mul_ps(a, b)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn splat(x: f32) -> V {
-        _mm256_set1_ps(x)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn zero() -> V {
-        _mm256_setzero_ps()
-    }
-
     /// The sum of the lanes, pairwise.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
@@ -623,19 +640,15 @@ mod avx512 {
     const L: usize = 16;
     const MR: usize = 5;
 
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    unsafe fn load(p: *const f32) -> V {
-        // SAFETY: by the caller's word, p points to L floats.
-        unsafe { _mm512_loadu_ps(p) }
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    unsafe fn store(p: *mut f32, v: V) {
-        // SAFETY: by the caller's word, p points to L floats.
-        unsafe { _mm512_storeu_ps(p, v) }
-    }
+    primitives!(
+        "avx512f,avx2,fma",
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_set1_ps,
+        _mm512_setzero_ps
+    );
 
     fn mask(len: usize) -> __mmask16 {
         ((1u32 << len) - 1) as __mmask16
@@ -653,30 +666,6 @@ mod avx512 {
     unsafe fn store_part(p: *mut f32, v: V, len: usize) {
         // SAFETY: by the caller's word, p points to len floats; masked lanes are not written.
         unsafe { _mm512_mask_storeu_ps(p, mask(len), v) }
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    fn fmadd(a: V, b: V, c: V) -> V {
-        _mm512_fmadd_ps(a, b, c)
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    fn mul(a: V, b: V) -> V {
-        _mm512_mul_ps(a, b)
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    fn splat(x: f32) -> V {
-        _mm512_set1_ps(x)
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    fn zero() -> V {
-        _mm512_setzero_ps()
     }
 
     #[target_feature(enable = "avx512f,avx2,fma")]
