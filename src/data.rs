@@ -189,11 +189,8 @@ impl Dataset {
 
     /// Writes one-hot targets for `indices` into `y` of shape (classes, m):
     /// column i is the chapter's y(x_i).
-    pub fn gather_targets<F: NdFloat>(&self, indices: &[usize], mut y: ArrayViewMut2<F>) {
-        y.fill(F::zero());
-        for (col, &i) in indices.iter().enumerate() {
-            y[[self.labels[i] as usize, col]] = F::one();
-        }
+    pub fn gather_targets<F: NdFloat>(&self, indices: &[usize], y: ArrayViewMut2<F>) {
+        self.gather_targets_of(indices, 1, y);
     }
 }
 

@@ -208,12 +208,6 @@ impl<F: NdFloat> Network<F> {
         self.weights.len()
     }
 
-    /// The neuron of hidden layer index `i` (0 = the first layer after the
-    /// input); the output layer's is the cost's (sigmoid or softmax).
-    fn activation_of(&self, _i: usize) -> Activation {
-        self.activation
-    }
-
     /// a = f(z) in place for layer index `i`; `neurons` is the axis along
     /// which one example's values lie.
     fn activate(&self, i: usize, mut z: ArrayViewMut2<F>, neurons: Axis) {
@@ -279,7 +273,7 @@ impl<F: NdFloat> Network<F> {
         for i in (0..layers).rev() {
             if i + 1 < layers {
                 // BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ f'(z^l).
-                let act = self.activation_of(i);
+                let act = self.activation;
                 delta = self.weights[i + 1].t().dot(&delta) * zs[i].mapv(|z| act.prime(z));
             }
             // BP4: ∂C/∂w^l_jk = a^{l−1}_k δ^l_j, an outer product.
@@ -316,7 +310,7 @@ impl<F: NdFloat> Network<F> {
         for i in (0..layers).rev() {
             if i + 1 < layers {
                 // BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ f'(z^l), (n_l, m).
-                let act = self.activation_of(i);
+                let act = self.activation;
                 let mut next = self.weights[i + 1].t().dot(&delta);
                 Zip::from(&mut next)
                     .and(&activations[i + 1])
@@ -406,7 +400,7 @@ impl<F: NdFloat> Network<F> {
                 // its mask (0, or 1/(1 − p) for the kept).
                 let delta_prev = &mut lower[i - 1][..m * k];
                 let w = weights_slice(&self.weights[i]);
-                let act = self.activation_of(i - 1);
+                let act = self.activation;
                 let dropped = dropout.p > F::zero();
                 let a = if dropped {
                     &dropout.pre[i - 1][..m * k]
@@ -510,7 +504,7 @@ impl<F: NdFloat> Network<F> {
             let b = self.biases[i]
                 .as_slice()
                 .expect("biases are kept in standard layout");
-            let act = self.activation_of(i);
+            let act = self.activation;
             let last = i + 1 == layers;
             // z = w a + b, then a = f(z) in place, each thread on its examples.
             let layer = |a_prev: &[F], a: &mut [F], rows: usize| {
