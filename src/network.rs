@@ -370,12 +370,13 @@ impl<F: NdFloat> Network<F> {
             dropout,
             velocity_w,
             velocity_b,
+            split,
             ..
         } = ws;
         let x = rows_of(x, input);
         let y = rows_of(y, targets);
         dropout.p = rule.dropout;
-        self.forward_rows(x, m, activations, output_z, pool, Some(dropout));
+        self.forward_rows(x, m, activations, output_z, pool, split, Some(dropout));
         let dropout = &*dropout;
 
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
@@ -466,7 +467,7 @@ impl<F: NdFloat> Network<F> {
             };
             if pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN {
                 // Each thread updates its own rows.
-                let mid = (n / 2).next_multiple_of(4).min(n);
+                let mid = split_row(n);
                 let (t0, t1) = target.split_at_mut(mid * k);
                 pool.join(
                     || kernels::rank_update_rows(delta, a_prev, t0, m, n, k, 0..mid, scale),
@@ -485,6 +486,7 @@ impl<F: NdFloat> Network<F> {
     /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`. With
     /// `dropout` on, each hidden neuron is dropped with chance p and the kept
     /// scaled by 1/(1 − p) (inverted dropout), so evaluation needs no change.
+    #[allow(clippy::too_many_arguments)]
     fn forward_rows(
         &self,
         x: &[F],
@@ -492,6 +494,7 @@ impl<F: NdFloat> Network<F> {
         activations: &mut [Vec<F>],
         output_z: &mut [F],
         pool: &Pool,
+        split: &mut [F],
         mut dropout: Option<&mut Dropout<F>>,
     ) {
         let layers = self.layers();
@@ -506,20 +509,29 @@ impl<F: NdFloat> Network<F> {
                 .expect("biases are kept in standard layout");
             let act = self.activation;
             let last = i + 1 == layers;
-            // z = w a + b, then a = f(z) in place, each thread on its examples.
-            let layer = |a_prev: &[F], a: &mut [F], rows: usize| {
-                kernels::affine(a_prev, w, b, a, rows, n, k);
+            // z = w a + b for the neurons of `w` and `b`, then a = f(z) in place:
+            // `out` is (m, neurons).
+            let layer = |w: &[F], b: &[F], out: &mut [F], neurons: usize| {
+                kernels::affine(a_prev, w, b, out, m, neurons, k);
                 if !last {
-                    a.iter_mut().for_each(|v| *v = act.f(*v));
+                    out.iter_mut().for_each(|v| *v = act.f(*v));
                 }
             };
-            if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
-                let mid = m / 2;
-                let (a_prev0, a_prev1) = a_prev.split_at(mid * k);
-                let (a0, a1) = a.split_at_mut(mid * n);
-                pool.join(|| layer(a_prev0, a0, mid), || layer(a_prev1, a1, m - mid));
+            if pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN {
+                // Each thread computes the neurons whose rows of w^l it also
+                // updates in BP4, so each core keeps its half of w^l in its own
+                // cache; the two blocks are then interleaved into a.
+                let mid = split_row(n);
+                let (w0, w1) = w.split_at(mid * k);
+                let (b0, b1) = b.split_at(mid);
+                let (s0, s1) = split[..m * n].split_at_mut(m * mid);
+                pool.join(|| layer(w0, b0, s0, mid), || layer(w1, b1, s1, n - mid));
+                for (r, row) in a.chunks_exact_mut(n).enumerate() {
+                    row[..mid].copy_from_slice(&s0[r * mid..(r + 1) * mid]);
+                    row[mid..].copy_from_slice(&s1[r * (n - mid)..(r + 1) * (n - mid)]);
+                }
             } else {
-                layer(a_prev, a, m);
+                layer(w, b, a, n);
             }
             if last {
                 output_z[..m * n].copy_from_slice(a);
@@ -581,10 +593,11 @@ impl<F: NdFloat> Network<F> {
             input,
             output_z,
             pool,
+            split,
             ..
         } = ws;
         let x = rows_of(x, input);
-        self.forward_rows(x, m, activations, output_z, pool, None);
+        self.forward_rows(x, m, activations, output_z, pool, split, None);
         let n_out = self.sizes[self.layers()];
         let out: &'w [F] = &activations[self.layers() - 1][..m * n_out];
         ArrayView2::from_shape((m, n_out), out)
@@ -659,7 +672,15 @@ impl<F: NdFloat> Network<F> {
             if let Ok(rows) = ArrayViewMut2::from_shape((m, data.pixels()), &mut x[..]) {
                 data.gather_images(chunk, rows);
             }
-            self.forward_rows(x, m, &mut ws.activations, &mut ws.output_z, &ws.pool, None);
+            self.forward_rows(
+                x,
+                m,
+                &mut ws.activations,
+                &mut ws.output_z,
+                &ws.pool,
+                &mut ws.split,
+                None,
+            );
             let a =
                 ArrayView2::from_shape((m, n_out), &ws.activations[self.layers() - 1][..m * n_out]);
             let z = ArrayView2::from_shape((m, n_out), &ws.output_z[..m * n_out]);
@@ -672,7 +693,7 @@ impl<F: NdFloat> Network<F> {
 
 /// Work below this many multiply-adds stays on one thread: splitting it
 /// would cost more than it saves.
-const PARALLEL_MIN: usize = 1 << 22;
+const PARALLEL_MIN: usize = 1 << 17;
 
 /// Buffers for the mini-batch computations, one row per example, made once
 /// and reused so the training loop does not allocate; and the threads.
@@ -689,6 +710,8 @@ pub struct Workspace<F> {
     targets: Vec<F>,
     pool: Pool,
     dropout: Dropout<F>,
+    /// The two threads' blocks of a layer's output, (m, n_l) in all.
+    split: Vec<F>,
     /// Momentum's velocities, shaped as the weights and biases (made on first use).
     velocity_w: Vec<Vec<F>>,
     velocity_b: Vec<Vec<F>>,
@@ -737,6 +760,12 @@ fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
             *d = F::zero();
         }
     }
+}
+
+/// Where two threads split a layer's n neurons: a multiple of the kernels'
+/// four-row tiles, the same for the forward product and BP4's update.
+fn split_row(n: usize) -> usize {
+    (n / 2).next_multiple_of(4).min(n)
 }
 
 /// `dst[j] += scale · rows[i][j]` for every row i, rows of dst's length.
@@ -805,6 +834,7 @@ impl<F: NdFloat> Workspace<F> {
             },
             velocity_w: Vec::new(),
             velocity_b: Vec::new(),
+            split: Vec::new(),
         };
         ws.reserve(sizes, capacity);
         ws
@@ -820,6 +850,7 @@ impl<F: NdFloat> Workspace<F> {
         self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
         self.input = vec![F::zero(); m * sizes[0]];
         self.targets = self.output_z.clone();
+        self.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
         self.dropout.masks = self.activations.clone();
         self.dropout.pre = self.activations.clone();
         self.capacity = m;
