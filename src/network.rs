@@ -509,15 +509,27 @@ impl<F: NdFloat> Network<F> {
                 .expect("biases are kept in standard layout");
             let act = self.activation;
             let last = i + 1 == layers;
-            // z = w a + b for the neurons of `w` and `b`, then a = f(z) in place:
-            // `out` is (m, neurons).
-            let layer = |w: &[F], b: &[F], out: &mut [F], neurons: usize| {
-                kernels::affine(a_prev, w, b, out, m, neurons, k);
-                if !last {
-                    out.iter_mut().for_each(|v| *v = act.f(*v));
-                }
-            };
-            if pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN {
+            // z = w x + b for the examples of `x` and the neurons of `w` and `b`,
+            // then a = f(z) in place: `out` is (examples, neurons).
+            let layer =
+                |x: &[F], w: &[F], b: &[F], out: &mut [F], examples: usize, neurons: usize| {
+                    kernels::affine(x, w, b, out, examples, neurons, k);
+                    if !last {
+                        out.iter_mut().for_each(|v| *v = act.f(*v));
+                    }
+                };
+            let parallel = pool.threads() > 1 && m * n * k >= PARALLEL_MIN;
+            if parallel && m > n {
+                // Many examples for few neurons (evaluation): each thread takes
+                // half the examples, so each reads only its half of the inputs.
+                let mid = m / 2;
+                let (x0, x1) = a_prev.split_at(mid * k);
+                let (a0, a1) = a.split_at_mut(mid * n);
+                pool.join(
+                    || layer(x0, w, b, a0, mid, n),
+                    || layer(x1, w, b, a1, m - mid, n),
+                );
+            } else if parallel && n >= 8 {
                 // Each thread computes the neurons whose rows of w^l it also
                 // updates in BP4, so each core keeps its half of w^l in its own
                 // cache; the two blocks are then interleaved into a.
@@ -525,13 +537,16 @@ impl<F: NdFloat> Network<F> {
                 let (w0, w1) = w.split_at(mid * k);
                 let (b0, b1) = b.split_at(mid);
                 let (s0, s1) = split[..m * n].split_at_mut(m * mid);
-                pool.join(|| layer(w0, b0, s0, mid), || layer(w1, b1, s1, n - mid));
+                pool.join(
+                    || layer(a_prev, w0, b0, s0, m, mid),
+                    || layer(a_prev, w1, b1, s1, m, n - mid),
+                );
                 for (r, row) in a.chunks_exact_mut(n).enumerate() {
                     row[..mid].copy_from_slice(&s0[r * mid..(r + 1) * mid]);
                     row[mid..].copy_from_slice(&s1[r * (n - mid)..(r + 1) * (n - mid)]);
                 }
             } else {
-                layer(w, b, a, n);
+                layer(a_prev, w, b, a, m, n);
             }
             if last {
                 output_z[..m * n].copy_from_slice(a);
