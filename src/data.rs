@@ -122,33 +122,36 @@ impl Dataset {
         }
     }
 
-    /// Writes the images `indices` of the expanded set into `x` (m, pixels):
-    /// index i is image i / SHIFTS moved by shift i % SHIFTS — not at all,
-    /// or one pixel up, down, left or right, as the book's expand_mnist,
-    /// the pixels moved in from outside black.
-    pub fn gather_shifted<F: NdFloat>(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
+    /// Copies the bytes of the images `indices` into `out`, one after
+    /// another. With `shifts` = SHIFTS the indices are into the expanded set:
+    /// index i is image i / SHIFTS moved by shift i % SHIFTS — not at all, or
+    /// one pixel up, down, left or right, as the book's expand_mnist, the
+    /// pixels moved in from outside black. With `shifts` = 1, the images.
+    pub fn gather_pixels(&self, indices: &[usize], shifts: usize, out: &mut [u8]) {
         let (rows, cols) = (self.rows, self.cols);
-        let max = F::from(255.0).unwrap_or_else(F::one);
-        for (mut out, &i) in x.rows_mut().into_iter().zip(indices) {
-            let image = self.image(i / SHIFTS);
+        for (out, &i) in out.chunks_exact_mut(self.pixels()).zip(indices) {
+            let image = self.image(i / shifts);
             // The source pixel of output (r, c) is (r + dr, c + dc).
-            let (dr, dc): (isize, isize) = match i % SHIFTS {
+            let (dr, dc): (isize, isize) = match i % shifts {
                 0 => (0, 0),
                 1 => (1, 0),
                 2 => (-1, 0),
                 3 => (0, 1),
                 _ => (0, -1),
             };
+            if (dr, dc) == (0, 0) {
+                out.copy_from_slice(image);
+                continue;
+            }
             for r in 0..rows {
                 for c in 0..cols {
                     let (sr, sc) = (r as isize + dr, c as isize + dc);
                     let inside =
                         (0..rows as isize).contains(&sr) && (0..cols as isize).contains(&sc);
                     out[r * cols + c] = if inside {
-                        F::from(image[sr as usize * cols + sc as usize]).unwrap_or_else(F::zero)
-                            / max
+                        image[sr as usize * cols + sc as usize]
                     } else {
-                        F::zero()
+                        0
                     };
                 }
             }
@@ -418,16 +421,20 @@ mod tests {
             cols: 3,
             classes: 5,
         };
-        let mut x = Array2::<f64>::zeros((5, 9));
-        d.gather_shifted(&[0, 1, 2, 3, 4], x.view_mut());
+        let mut x = vec![0; 5 * 9];
+        d.gather_pixels(&[0, 1, 2, 3, 4], SHIFTS, &mut x);
         let lit: Vec<usize> = x
-            .rows()
-            .into_iter()
-            .map(|r| r.iter().position(|&v| v == 1.0).unwrap())
+            .chunks(9)
+            .map(|r| r.iter().position(|&v| v == 255).unwrap())
             .collect();
         // none, up, down, left, right.
         assert_eq!(lit, vec![4, 1, 7, 3, 5]);
-        assert!(x.rows().into_iter().all(|r| r.sum() == 1.0));
+        assert!(
+            x.chunks(9)
+                .all(|r| r.iter().filter(|&&v| v > 0).count() == 1)
+        );
+        d.gather_pixels(&[0], 1, &mut x[..9]);
+        assert_eq!(&x[..9], d.image(0));
         let mut y = Array2::<f64>::zeros((5, 2));
         d.gather_targets_of(&[3, 4], SHIFTS, y.view_mut());
         assert_eq!(y.column(0).to_vec(), vec![0.0, 0.0, 0.0, 0.0, 1.0]);

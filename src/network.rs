@@ -6,6 +6,8 @@
 //! w^l_jk, from neuron k in layer l − 1 to neuron j in layer l. A mini-batch is
 //! the chapter's X = [x_1 … x_m]: one column per example.
 
+use std::ops::Range;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, NdFloat, Zip, s};
 
 use rand::SeedableRng;
@@ -354,30 +356,58 @@ impl<F: NdFloat> Network<F> {
         rule: &Rule<F>,
         ws: &mut Workspace<F>,
     ) {
-        let m = x.ncols();
+        let mut buffer = std::mem::take(&mut ws.input);
+        let rows = rows_of(x, &mut buffer);
+        self.update_rows(Input::Values(rows), y, rule, ws);
+        ws.input = buffer;
+    }
+
+    /// `update_mini_batch_by` for a mini-batch of pixel bytes, one image of
+    /// n_1 bytes after another: the input a¹ is each byte / 255.
+    pub fn update_mini_batch_pixels(
+        &mut self,
+        pixels: &[u8],
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+        ws: &mut Workspace<F>,
+    ) {
+        assert_eq!(
+            pixels.len(),
+            y.ncols() * self.sizes[0],
+            "one image per target"
+        );
+        self.update_rows(Input::Pixels(pixels), y, rule, ws);
+    }
+
+    fn update_rows(
+        &mut self,
+        x: Input<F>,
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+        ws: &mut Workspace<F>,
+    ) {
+        let m = y.ncols();
         ws.reserve(&self.sizes, m);
         if rule.momentum != F::zero() {
             ws.reserve_velocities(&self.sizes);
         }
         let layers = self.layers();
         let Workspace {
-            activations,
+            buffers,
             deltas,
-            input,
             targets,
-            output_z,
             pool,
             dropout,
             velocity_w,
             velocity_b,
-            split,
             ..
         } = ws;
-        let x = rows_of(x, input);
         let y = rows_of(y, targets);
         dropout.p = rule.dropout;
-        self.forward_rows(x, m, activations, output_z, pool, split, Some(dropout));
+        let helper_read_all = self.forward_rows(x, m, buffers, pool, Some(dropout));
         let dropout = &*dropout;
+        let activations = &buffers.activations;
+        let inputs = buffers.inputs(x, m * self.sizes[0], helper_read_all);
 
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
         let n_out = self.sizes[layers];
@@ -451,10 +481,12 @@ impl<F: NdFloat> Network<F> {
             // w → (1 − ηλ/n) w − (η/m) Σ_x δ^l (a^{l−1})^T, or
             // v → μ v − (η/m) Σ_x δ^l (a^{l−1})^T − (ηλ/n) w, then w → w + v.
             delta.iter_mut().for_each(|d| *d = -rate * *d);
-            let a_prev: &[F] = if i == 0 {
-                x
+            // Each thread reads the input as it converted it for the forward pass.
+            let (a_prev, a_prev_helper): (&[F], &[F]) = if i == 0 {
+                inputs
             } else {
-                &activations[i - 1][..m * k]
+                let a = &activations[i - 1][..m * k];
+                (a, a)
             };
             let w = self.weights[i]
                 .as_slice_mut()
@@ -465,13 +497,13 @@ impl<F: NdFloat> Network<F> {
             } else {
                 (&mut w[..], F::one() - rule.decay)
             };
-            if pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN {
+            if by_neurons(pool, m, n, k) {
                 // Each thread updates its own rows.
                 let mid = split_row(n);
                 let (t0, t1) = target.split_at_mut(mid * k);
                 pool.join(
+                    || kernels::rank_update_rows(delta, a_prev_helper, t1, m, n, k, mid..n, scale),
                     || kernels::rank_update_rows(delta, a_prev, t0, m, n, k, 0..mid, scale),
-                    || kernels::rank_update_rows(delta, a_prev, t1, m, n, k, mid..n, scale),
                 );
             } else {
                 kernels::rank_update_rows(delta, a_prev, target, m, n, k, 0..n, scale);
@@ -484,24 +516,29 @@ impl<F: NdFloat> Network<F> {
 
     /// Feeds `m` examples forward, one row each in `x` (m, n_1): a^l = f(w^l a^{l−1} + b^l)
     /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`. With
-    /// `dropout` on, each hidden neuron is dropped with chance p and the kept
-    /// scaled by 1/(1 − p) (inverted dropout), so evaluation needs no change.
-    #[allow(clippy::too_many_arguments)]
+    /// `dropout` (training), each hidden neuron is dropped with chance p and
+    /// the kept scaled by 1/(1 − p) (inverted dropout), so evaluation needs
+    /// no change. Returns whether the helper converted every input row too.
     fn forward_rows(
         &self,
-        x: &[F],
+        x: Input<F>,
         m: usize,
-        activations: &mut [Vec<F>],
-        output_z: &mut [F],
+        buffers: &mut Buffers<F>,
         pool: &Pool,
-        split: &mut [F],
         mut dropout: Option<&mut Dropout<F>>,
-    ) {
+    ) -> bool {
+        let training = dropout.is_some();
         let layers = self.layers();
+        let Buffers {
+            activations,
+            output_z,
+            split,
+            scaled: [own, helper],
+        } = buffers;
+        let mut helper_read_all = false;
         for i in 0..layers {
             let (n, k) = (self.sizes[i + 1], self.sizes[i]);
             let (done, rest) = activations.split_at_mut(i);
-            let a_prev: &[F] = if i == 0 { x } else { &done[i - 1][..m * k] };
             let a = &mut rest[0][..m * n];
             let w = weights_slice(&self.weights[i]);
             let b = self.biases[i]
@@ -509,6 +546,10 @@ impl<F: NdFloat> Network<F> {
                 .expect("biases are kept in standard layout");
             let act = self.activation;
             let last = i + 1 == layers;
+            let done: &[Vec<F>] = done;
+            // The layer's input rows `rows`, read where they lie, or, for the
+            // first layer, converted into `buffer` by the thread that uses them.
+            let input = |rows, buffer| layer_input(x, done, i, rows, k, buffer);
             // z = w x + b for the examples of `x` and the neurons of `w` and `b`,
             // then a = f(z) in place: `out` is (examples, neurons).
             let layer =
@@ -519,17 +560,16 @@ impl<F: NdFloat> Network<F> {
                     }
                 };
             let parallel = pool.threads() > 1 && m * n * k >= PARALLEL_MIN;
-            if parallel && m > n {
+            if parallel && !training && m > n {
                 // Many examples for few neurons (evaluation): each thread takes
                 // half the examples, so each reads only its half of the inputs.
                 let mid = m / 2;
-                let (x0, x1) = a_prev.split_at(mid * k);
                 let (a0, a1) = a.split_at_mut(mid * n);
                 pool.join(
-                    || layer(x0, w, b, a0, mid, n),
-                    || layer(x1, w, b, a1, m - mid, n),
+                    || layer(input(0..mid, helper), w, b, a0, mid, n),
+                    || layer(input(mid..m, own), w, b, a1, m - mid, n),
                 );
-            } else if parallel && n >= 8 {
+            } else if by_neurons(pool, m, n, k) {
                 // Each thread computes the neurons whose rows of w^l it also
                 // updates in BP4, so each core keeps its half of w^l in its own
                 // cache; the two blocks are then interleaved into a.
@@ -538,15 +578,16 @@ impl<F: NdFloat> Network<F> {
                 let (b0, b1) = b.split_at(mid);
                 let (s0, s1) = split[..m * n].split_at_mut(m * mid);
                 pool.join(
-                    || layer(a_prev, w0, b0, s0, m, mid),
-                    || layer(a_prev, w1, b1, s1, m, n - mid),
+                    || layer(input(0..m, helper), w1, b1, s1, m, n - mid),
+                    || layer(input(0..m, own), w0, b0, s0, m, mid),
                 );
+                helper_read_all |= i == 0;
                 for (r, row) in a.chunks_exact_mut(n).enumerate() {
                     row[..mid].copy_from_slice(&s0[r * mid..(r + 1) * mid]);
                     row[mid..].copy_from_slice(&s1[r * (n - mid)..(r + 1) * (n - mid)]);
                 }
             } else {
-                layer(a_prev, w, b, a, m, n);
+                layer(input(0..m, own), w, b, a, m, n);
             }
             if last {
                 output_z[..m * n].copy_from_slice(a);
@@ -557,6 +598,7 @@ impl<F: NdFloat> Network<F> {
                 dropout.apply(i, a);
             }
         }
+        helper_read_all
     }
 
     /// The same step as `update_mini_batch`, one example at a time, as the
@@ -604,15 +646,14 @@ impl<F: NdFloat> Network<F> {
         let m = x.ncols();
         ws.reserve(&self.sizes, m);
         let Workspace {
-            activations,
+            buffers,
             input,
-            output_z,
             pool,
-            split,
             ..
         } = ws;
         let x = rows_of(x, input);
-        self.forward_rows(x, m, activations, output_z, pool, split, None);
+        self.forward_rows(Input::Values(x), m, buffers, pool, None);
+        let activations = &buffers.activations;
         let n_out = self.sizes[self.layers()];
         let out: &'w [F] = &activations[self.layers() - 1][..m * n_out];
         ArrayView2::from_shape((m, n_out), out)
@@ -678,29 +719,20 @@ impl<F: NdFloat> Network<F> {
         data: &Dataset,
         mut f: impl FnMut(ArrayView2<F>, ArrayView2<F>, &[u8]),
     ) {
+        assert_eq!(data.pixels(), self.sizes[0], "one input neuron per pixel");
         let mut ws = Workspace::with_threads(&self.sizes, EVAL_CHUNK, 0);
         let n_out = self.sizes[self.layers()];
-        let indices: Vec<usize> = (0..data.len()).collect();
-        for chunk in indices.chunks(EVAL_CHUNK) {
-            let m = chunk.len();
-            let x = &mut ws.input[..m * data.pixels()];
-            if let Ok(rows) = ArrayViewMut2::from_shape((m, data.pixels()), &mut x[..]) {
-                data.gather_images(chunk, rows);
-            }
-            self.forward_rows(
-                x,
-                m,
-                &mut ws.activations,
-                &mut ws.output_z,
-                &ws.pool,
-                &mut ws.split,
-                None,
-            );
-            let a =
-                ArrayView2::from_shape((m, n_out), &ws.activations[self.layers() - 1][..m * n_out]);
-            let z = ArrayView2::from_shape((m, n_out), &ws.output_z[..m * n_out]);
+        let p = data.pixels();
+        for start in (0..data.len()).step_by(EVAL_CHUNK) {
+            let m = EVAL_CHUNK.min(data.len() - start);
+            let pixels = Input::Pixels(&data.images[start * p..(start + m) * p]);
+            self.forward_rows(pixels, m, &mut ws.buffers, &ws.pool, None);
+            let buffers = &ws.buffers;
+            let a = &buffers.activations[self.layers() - 1][..m * n_out];
+            let a = ArrayView2::from_shape((m, n_out), a);
+            let z = ArrayView2::from_shape((m, n_out), &buffers.output_z[..m * n_out]);
             if let (Ok(z), Ok(a)) = (z, a) {
-                f(z.t(), a.t(), &data.labels[chunk[0]..chunk[0] + m]);
+                f(z.t(), a.t(), &data.labels[start..start + m]);
             }
         }
     }
@@ -714,22 +746,95 @@ const PARALLEL_MIN: usize = 1 << 17;
 /// and reused so the training loop does not allocate; and the threads.
 pub struct Workspace<F> {
     capacity: usize,
-    /// a^l for l = 2 … L, (m, n_l).
-    activations: Vec<Vec<F>>,
+    buffers: Buffers<F>,
     /// δ^l for l = 2 … L, (m, n_l).
     deltas: Vec<Vec<F>>,
-    /// z^L, (m, n_L): the cost is computed from z where a has saturated.
-    output_z: Vec<F>,
     /// The input and targets as rows, when they do not already lie so.
     input: Vec<F>,
     targets: Vec<F>,
     pool: Pool,
     dropout: Dropout<F>,
-    /// The two threads' blocks of a layer's output, (m, n_l) in all.
-    split: Vec<F>,
     /// Momentum's velocities, shaped as the weights and biases (made on first use).
     velocity_w: Vec<Vec<F>>,
     velocity_b: Vec<Vec<F>>,
+}
+
+/// What the forward pass writes.
+struct Buffers<F> {
+    /// a^l for l = 2 … L, (m, n_l).
+    activations: Vec<Vec<F>>,
+    /// z^L, (m, n_L): the cost is computed from z where a has saturated.
+    output_z: Vec<F>,
+    /// The two threads' blocks of a layer's output, (m, n_l) in all.
+    split: Vec<F>,
+    /// Pixel input as values, (m, n_1): this thread's, then the helper's.
+    scaled: [Vec<F>; 2],
+}
+
+/// A mini-batch's input a¹, one row of n_1 values per example.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a, F> {
+    Values(&'a [F]),
+    /// Pixel bytes b, each the value b / 255. Each thread converts the rows
+    /// it reads into a buffer of its own: a quarter as many bytes cross
+    /// between the cores, and neither waits for the other's conversion.
+    Pixels(&'a [u8]),
+}
+
+impl<F> Buffers<F> {
+    /// The input rows as this thread and the helper read them in the
+    /// forward pass, for BP4.
+    fn inputs<'s>(
+        &'s self,
+        x: Input<'s, F>,
+        len: usize,
+        helper_read_all: bool,
+    ) -> (&'s [F], &'s [F]) {
+        match x {
+            Input::Values(v) => (&v[..len], &v[..len]),
+            Input::Pixels(_) => {
+                let [own, helper] = &self.scaled;
+                let helper = if helper_read_all { helper } else { own };
+                (&own[..len], &helper[..len])
+            }
+        }
+    }
+}
+
+/// Rows `rows` of layer i's input, k values each: the network's input
+/// (converted into `buffer` if need be), or the activations `done[i − 1]`.
+fn layer_input<'c, F: NdFloat>(
+    x: Input<'c, F>,
+    done: &'c [Vec<F>],
+    i: usize,
+    rows: Range<usize>,
+    k: usize,
+    buffer: &'c mut [F],
+) -> &'c [F] {
+    if i == 0 {
+        x.rows(rows, k, buffer)
+    } else {
+        &done[i - 1][rows.start * k..rows.end * k]
+    }
+}
+
+impl<'a, F: NdFloat> Input<'a, F> {
+    /// Rows `rows` of the input, k values each: where they lie, or
+    /// converted into `buffer`.
+    fn rows<'c>(self, rows: Range<usize>, k: usize, buffer: &'c mut [F]) -> &'c [F]
+    where
+        'a: 'c,
+    {
+        let (start, end) = (rows.start * k, rows.end * k);
+        match self {
+            Input::Values(v) => &v[start..end],
+            Input::Pixels(p) => {
+                let out = &mut buffer[..end - start];
+                kernels::scale_bytes(&p[start..end], out);
+                out
+            }
+        }
+    }
 }
 
 /// Inverted dropout's state: the chance p, its generator, and per hidden
@@ -777,8 +882,15 @@ fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
     }
 }
 
+/// Whether a layer of n neurons on k inputs, for m examples, is computed by
+/// two threads, each for its own neurons (the forward product and BP4 alike).
+fn by_neurons(pool: &Pool, m: usize, n: usize, k: usize) -> bool {
+    pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN
+}
+
 /// Where two threads split a layer's n neurons: a multiple of the kernels'
-/// four-row tiles, the same for the forward product and BP4's update.
+/// four-row tiles, the same for the forward product and BP4's update. This
+/// thread takes the rows before it, the larger share: the helper starts later.
 fn split_row(n: usize) -> usize {
     (n / 2).next_multiple_of(4).min(n)
 }
@@ -835,9 +947,13 @@ impl<F: NdFloat> Workspace<F> {
         };
         let mut ws = Workspace {
             capacity: 0,
-            activations: Vec::new(),
+            buffers: Buffers {
+                activations: Vec::new(),
+                output_z: Vec::new(),
+                split: Vec::new(),
+                scaled: [Vec::new(), Vec::new()],
+            },
             deltas: Vec::new(),
-            output_z: Vec::new(),
             input: Vec::new(),
             targets: Vec::new(),
             pool,
@@ -849,25 +965,26 @@ impl<F: NdFloat> Workspace<F> {
             },
             velocity_w: Vec::new(),
             velocity_b: Vec::new(),
-            split: Vec::new(),
         };
         ws.reserve(sizes, capacity);
         ws
     }
 
     fn reserve(&mut self, sizes: &[usize], m: usize) {
-        if m <= self.capacity && self.activations.len() + 1 == sizes.len() {
+        let buffers = &mut self.buffers;
+        if m <= self.capacity && buffers.activations.len() + 1 == sizes.len() {
             return;
         }
         let m = m.max(self.capacity);
-        self.activations = sizes[1..].iter().map(|&n| vec![F::zero(); m * n]).collect();
-        self.deltas = self.activations.clone();
-        self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
-        self.input = vec![F::zero(); m * sizes[0]];
-        self.targets = self.output_z.clone();
-        self.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
-        self.dropout.masks = self.activations.clone();
-        self.dropout.pre = self.activations.clone();
+        buffers.activations = sizes[1..].iter().map(|&n| vec![F::zero(); m * n]).collect();
+        buffers.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
+        buffers.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
+        buffers.scaled = [vec![F::zero(); m * sizes[0]], vec![F::zero(); m * sizes[0]]];
+        self.deltas = buffers.activations.clone();
+        self.input = Vec::new();
+        self.targets = buffers.output_z.clone();
+        self.dropout.masks = buffers.activations.clone();
+        self.dropout.pre = buffers.activations.clone();
         self.capacity = m;
     }
 
@@ -980,6 +1097,57 @@ mod tests {
             let single = net.feedforward(col);
             for (p, q) in single.iter().zip(a.column(j)) {
                 assert!((p - q).abs() < 1e-14);
+            }
+        }
+    }
+
+    /// Pixel bytes give the same steps as their values, on one thread or
+    /// two (where the helper converts the bytes itself), with every rule.
+    #[test]
+    fn pixel_steps_match_value_steps_on_any_thread_count() {
+        // Large enough for the first layer to be split between threads.
+        let sizes = [784, 30, 10];
+        let (m, k) = (10, sizes[0]);
+        let pixels: Vec<u8> = (0..3 * m * k).map(|i| ((i * 7919) % 256) as u8).collect();
+        let labels: Vec<usize> = (0..3 * m).map(|i| (i * 3) % 10).collect();
+        let rules = [
+            Rule::sgd(3.0f32),
+            Rule {
+                eta: 0.5,
+                decay: 1e-4,
+                momentum: 0.9,
+                dropout: 0.3,
+            },
+        ];
+        for rule in rules {
+            let mut results = Vec::new();
+            for (threads, bytes) in [(1, false), (1, true), (2, false), (2, true)] {
+                let mut net = Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5));
+                let mut ws = Workspace::with_threads(&sizes, m, threads);
+                ws.seed_dropout(9);
+                for step in 0..3 {
+                    let batch = &pixels[step * m * k..(step + 1) * m * k];
+                    let y = Array2::from_shape_fn((10, m), |(j, i)| {
+                        f32::from(u8::from(labels[step * m + i] == j))
+                    });
+                    if bytes {
+                        net.update_mini_batch_pixels(batch, y.view(), &rule, &mut ws);
+                    } else {
+                        let x = Array2::from_shape_fn((k, m), |(p, i)| {
+                            f32::from(batch[i * k + p]) / 255.0
+                        });
+                        net.update_mini_batch_by(x.view(), y.view(), &rule, &mut ws);
+                    }
+                }
+                results.push(net);
+            }
+            assert!(
+                results[0].weights
+                    != Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).weights
+            );
+            for other in &results[1..] {
+                assert_eq!(other.weights, results[0].weights);
+                assert_eq!(other.biases, results[0].biases);
             }
         }
     }

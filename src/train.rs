@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
+use crate::kernels;
 use crate::network::{Init, Network, Rule, Workspace};
 
 /// Training settings, independent of the command line.
@@ -170,9 +171,12 @@ pub struct Sgd<'a, F> {
     expand: bool,
     rng: ChaCha8Rng,
     order: Vec<usize>,
-    // One row per example, so their transposes are the chapter's X and Y.
+    // One row per example, so their transposes are the chapter's X and Y
+    // (X only for `per_example`; the fast path reads the bytes).
     x_rows: Array2<F>,
     y_rows: Array2<F>,
+    /// The mini-batch's images as bytes, one after another.
+    pixels: Vec<u8>,
     workspace: Workspace<F>,
 }
 
@@ -206,8 +210,9 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
             expand: config.expand,
             rng,
             order: (0..examples).collect(),
-            x_rows: Array2::zeros((m, training.pixels())),
+            x_rows: Array2::zeros((if config.per_example { m } else { 0 }, training.pixels())),
             y_rows: Array2::zeros((m, n_out)),
+            pixels: vec![0; m * training.pixels()],
             workspace,
         }
     }
@@ -234,21 +239,22 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
             if let Some(next) = batches.peek() {
                 self.training.prefetch(next, shifts);
             }
-            let mut x = self.x_rows.slice_mut(s![..batch.len(), ..]);
-            let mut y = self.y_rows.slice_mut(s![..batch.len(), ..]);
-            if self.expand {
-                self.training.gather_shifted(batch, x.view_mut());
-            } else {
-                self.training.gather_images(batch, x.view_mut());
-            }
+            let m = batch.len();
+            let mut y = self.y_rows.slice_mut(s![..m, ..]);
             self.training
                 .gather_targets_of(batch, shifts, y.view_mut().reversed_axes());
+            let pixels = &mut self.pixels[..m * self.training.pixels()];
+            self.training.gather_pixels(batch, shifts, pixels);
             if self.per_example {
+                let mut x = self.x_rows.slice_mut(s![..m, ..]);
+                if let Some(x) = x.as_slice_mut() {
+                    kernels::scale_bytes(pixels, x);
+                }
                 self.net
                     .update_mini_batch_per_example(x.t(), y.t(), self.rule.eta);
             } else {
                 self.net
-                    .update_mini_batch_by(x.t(), y.t(), &self.rule, &mut self.workspace);
+                    .update_mini_batch_pixels(pixels, y.t(), &self.rule, &mut self.workspace);
             }
             observer.batches_done(1);
         }
