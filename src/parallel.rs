@@ -1,21 +1,22 @@
 //! Fork-join on a second core, for the products of a mini-batch that take
-//! tens of microseconds: too short to wake a sleeping thread for each, so the
+//! a few microseconds: too short to wake a sleeping thread for each, so the
 //! helper spins for a while before it parks.
 //!
 //! Work is only ever split into disjoint outputs (rows of a matrix), each
 //! computed exactly as one thread would compute it, so results do not depend
 //! on the number of threads or on their timing.
 
+use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How many times an idle thread polls before it starts to yield or park
-/// (some hundreds of microseconds); the clock is not read while spinning.
-const SPINS: u32 = 1 << 16;
+/// How long an idle thread polls before it yields or parks: longer than the
+/// gaps between the joins of a training step, short enough that a thread
+/// waiting for a descheduled one (more threads than cores) soon gives way.
+const SPIN: Duration = Duration::from_micros(100);
 
 const IDLE: u8 = 0;
 const POSTED: u8 = 1;
@@ -27,16 +28,29 @@ struct Job {
     call: unsafe fn(*mut ()),
 }
 
-// SAFETY: a Job is only run while its poster waits for it, and what it
-// points to is `Send` (checked by `join`'s bound).
-unsafe impl Send for Job {}
+/// The job and its state in one cache line, so a hand-over moves one line
+/// between the cores.
+#[repr(align(128))]
+struct Slot {
+    state: AtomicU8,
+    /// Written by the poster only while the state is IDLE, read by the
+    /// helper only while it is POSTED.
+    job: UnsafeCell<Option<Job>>,
+}
 
 struct Shared {
-    state: AtomicU8,
-    job: Mutex<Option<Job>>,
+    slot: Slot,
+    /// The helper is parked, or about to park: a post must unpark it.
+    sleeping: AtomicBool,
     panicked: AtomicBool,
     shutdown: AtomicBool,
 }
+
+// SAFETY: `slot.job` is only accessed as its comment says, ordered by the
+// Release/Acquire of `slot.state`; a Job is only run while its poster waits
+// for it, and what it points to is `Send` (checked by `join`'s bound).
+unsafe impl Sync for Shared {}
+unsafe impl Send for Shared {}
 
 /// One helper thread, or none.
 pub struct Pool {
@@ -49,8 +63,11 @@ impl Pool {
     /// everything runs on the caller's thread.
     pub fn new(threads: usize) -> Pool {
         let shared = Arc::new(Shared {
-            state: AtomicU8::new(IDLE),
-            job: Mutex::new(None),
+            slot: Slot {
+                state: AtomicU8::new(IDLE),
+                job: UnsafeCell::new(None),
+            },
+            sleeping: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
         });
@@ -89,25 +106,40 @@ impl Pool {
             data: (&mut slot as *mut Option<A>).cast(),
             call: call_once::<A>,
         };
-        *self.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
-        self.shared.state.store(POSTED, Ordering::Release);
-        helper.thread().unpark();
+        let shared = &*self.shared;
+        // SAFETY: the state is IDLE (every join waits for it), so the helper
+        // does not read the job now.
+        unsafe { *shared.slot.job.get() = Some(job) };
+        shared.slot.state.store(POSTED, Ordering::SeqCst);
+        // Either the helper sees POSTED before it parks, or this sees it sleeping.
+        if shared.sleeping.load(Ordering::SeqCst) {
+            helper.thread().unpark();
+        }
         // `slot` must outlive the helper's use of it: wait, even if `b` panics.
         let result = catch_unwind(AssertUnwindSafe(b));
-        let mut spins = 0u32;
-        while self.shared.state.load(Ordering::Acquire) != IDLE {
-            if spins < SPINS {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
-                thread::yield_now();
-            }
-        }
+        wait_until(
+            || shared.slot.state.load(Ordering::Acquire) == IDLE,
+            thread::yield_now,
+        );
         if let Err(payload) = result {
             std::panic::resume_unwind(payload);
         }
-        if self.shared.panicked.swap(false, Ordering::AcqRel) {
+        if shared.panicked.swap(false, Ordering::AcqRel) {
             panic!("the helper thread panicked");
+        }
+    }
+}
+
+/// Polls `done` for up to SPIN, then calls `idle` between polls.
+fn wait_until(done: impl Fn() -> bool, idle: impl Fn()) {
+    let mut start = None;
+    let mut spins = 0u32;
+    while !done() {
+        spins = spins.wrapping_add(1);
+        if !spins.is_multiple_of(64) {
+            std::hint::spin_loop();
+        } else if start.get_or_insert_with(Instant::now).elapsed() >= SPIN {
+            idle();
         }
     }
 }
@@ -122,35 +154,38 @@ unsafe fn call_once<A: FnOnce()>(data: *mut ()) {
 }
 
 fn helper_loop(shared: &Shared) {
+    let posted = || {
+        shared.slot.state.load(Ordering::Acquire) == POSTED
+            || shared.shutdown.load(Ordering::Acquire)
+    };
     loop {
-        let mut spins = 0u32;
-        while shared.state.load(Ordering::Acquire) != POSTED {
-            if shared.shutdown.load(Ordering::Acquire) {
-                return;
-            }
-            if spins < SPINS {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
+        wait_until(posted, || {
+            shared.sleeping.store(true, Ordering::SeqCst);
+            if shared.slot.state.load(Ordering::SeqCst) != POSTED {
                 thread::park_timeout(Duration::from_millis(10));
             }
+            shared.sleeping.store(false, Ordering::SeqCst);
+        });
+        if shared.slot.state.load(Ordering::Acquire) != POSTED {
+            return; // shut down
         }
-        let job = shared.job.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // SAFETY: the state is POSTED, so the poster does not write the job now.
+        let job = unsafe { (*shared.slot.job.get()).take() };
         if let Some(job) = job {
-            // SAFETY: the poster waits in `join` until state is IDLE again,
-            // so `job.data` is alive while it runs.
+            // SAFETY: the poster waits in `join` until the state is IDLE
+            // again, so `job.data` is alive while it runs.
             let result = catch_unwind(AssertUnwindSafe(|| unsafe { (job.call)(job.data) }));
             if result.is_err() {
                 shared.panicked.store(true, Ordering::Release);
             }
         }
-        shared.state.store(IDLE, Ordering::Release);
+        shared.slot.state.store(IDLE, Ordering::Release);
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.shutdown.store(true, Ordering::SeqCst);
         if let Some(helper) = self.helper.take() {
             helper.thread().unpark();
             let _ = helper.join();
@@ -178,6 +213,19 @@ mod tests {
             assert!(data[..400].iter().all(|&x| x == total));
             assert!(data[400..].iter().all(|&x| x == 2 * total));
         }
+    }
+
+    #[test]
+    fn a_parked_helper_takes_the_next_job() {
+        let pool = Pool::new(2);
+        let mut data = [0u32; 2];
+        for round in 1..=3 {
+            // Longer than SPIN: the helper parks in between.
+            thread::sleep(SPIN * 20);
+            let (left, right) = data.split_at_mut(1);
+            pool.join(|| left[0] += round, || right[0] += 2 * round);
+        }
+        assert_eq!(data, [6, 12]);
     }
 
     #[test]
