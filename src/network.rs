@@ -387,27 +387,134 @@ impl<F: NdFloat> Network<F> {
         ws: &mut Workspace<F>,
     ) {
         let m = y.ncols();
+        self.prepare(m, rule, ws);
+        let mut targets = std::mem::take(&mut ws.targets);
+        let y = rows_of(y, &mut targets);
+        self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        let Workspace {
+            buffers,
+            back,
+            pool,
+            dropout,
+            ..
+        } = ws;
+        self.backward(m, y, rule, buffers, back, dropout, pool);
+        self.first_layer_step(x, m, rule, ws, None);
+        ws.targets = targets;
+    }
+
+    /// SGD over `batches` mini-batches, pipelined: `load(t, pixels, y)`
+    /// writes mini-batch t (its images' bytes, one after another, and its
+    /// one-hot targets as rows) into buffers of the workspace's capacity and
+    /// returns its size; `done` hears of each step. The steps are those of
+    /// `update_mini_batch_pixels`, so is the network after them, but the
+    /// helper thread loads mini-batch t + 1 while this one backpropagates t,
+    /// and each thread feeds t + 1 through its rows of w² just after BP4 has
+    /// moved them, while they are in its cache.
+    pub fn update_mini_batches(
+        &mut self,
+        batches: usize,
+        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        rule: &Rule<F>,
+        ws: &mut Workspace<F>,
+        done: &mut dyn FnMut(),
+    ) {
+        if batches == 0 {
+            return;
+        }
+        let capacity = ws.capacity.max(1);
+        self.prepare(capacity, rule, ws);
+        let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
+        let mut pixels = std::mem::take(&mut ws.pixels);
+        let mut targets = std::mem::take(&mut ws.target_rows);
+        let mut m = load(0, &mut pixels[0], &mut targets[0]);
+        assert!(m <= capacity, "a mini-batch larger than the workspace");
+        let x = Input::Pixels(&pixels[0][..m * k]);
+        self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        for t in 0..batches {
+            let [this, next] = &mut pixels;
+            let [y, next_y] = &mut targets;
+            let (x, y) = (Input::Pixels(&this[..m * k]), &y[..m * n_out]);
+            let mut m_next = 0;
+            let more = t + 1 < batches;
+            let mut load_next = || {
+                if more {
+                    m_next = load(t + 1, next, next_y);
+                }
+            };
+            let Workspace {
+                buffers,
+                back,
+                pool,
+                alone,
+                dropout,
+                ..
+            } = ws;
+            if self.backward_is_serial(m, pool) {
+                // The helper loads while this thread backpropagates.
+                pool.join(load_next, || {
+                    self.backward(m, y, rule, buffers, back, dropout, alone)
+                });
+            } else {
+                load_next();
+                self.backward(m, y, rule, buffers, back, dropout, pool);
+            }
+            assert!(m_next <= capacity, "a mini-batch larger than the workspace");
+            let next_x = more.then(|| (Input::Pixels(&next[..m_next * k]), m_next));
+            let fused = self.first_layer_step(x, m, rule, ws, next_x);
+            if let Some((x, m)) = next_x {
+                let from = usize::from(fused);
+                let dropout = Some(&mut ws.dropout);
+                self.forward_rows(x, m, &mut ws.buffers, &ws.pool, dropout, from);
+            }
+            pixels.swap(0, 1);
+            targets.swap(0, 1);
+            m = m_next;
+            done();
+        }
+        ws.pixels = pixels;
+        ws.target_rows = targets;
+    }
+
+    /// Makes the workspace ready for steps on mini-batches of up to m examples.
+    fn prepare(&self, m: usize, rule: &Rule<F>, ws: &mut Workspace<F>) {
         ws.reserve(&self.sizes, m);
         if rule.momentum != F::zero() {
             ws.reserve_velocities(&self.sizes);
         }
+        ws.dropout.p = rule.dropout;
+    }
+
+    /// Whether `backward` on m examples would not split any of its work.
+    fn backward_is_serial(&self, m: usize, pool: &Pool) -> bool {
+        pool.threads() < 2
+            || self.sizes[1..]
+                .windows(2)
+                .all(|s| m * s[0] * s[1] < PARALLEL_MIN)
+    }
+
+    /// The backward pass over the mini-batch fed forward, targets `y` as
+    /// rows: BP1, then from the last layer down, BP2, BP3's step on the
+    /// biases, and BP4's on the weights, save the first layer's weights,
+    /// which `first_layer_step` moves. Leaves −(η/m) δ² for it.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        m: usize,
+        y: &[F],
+        rule: &Rule<F>,
+        buffers: &Buffers<F>,
+        back: &mut Backward<F>,
+        dropout: &Dropout<F>,
+        pool: &Pool,
+    ) {
         let layers = self.layers();
-        let Workspace {
-            buffers,
+        let activations = &buffers.activations;
+        let Backward {
             deltas,
-            targets,
-            pool,
-            dropout,
             velocity_w,
             velocity_b,
-            ..
-        } = ws;
-        let y = rows_of(y, targets);
-        dropout.p = rule.dropout;
-        let helper_read_all = self.forward_rows(x, m, buffers, pool, Some(dropout));
-        let dropout = &*dropout;
-        let activations = &buffers.activations;
-        let inputs = buffers.inputs(x, m * self.sizes[0], helper_read_all);
+        } = back;
 
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
         let n_out = self.sizes[layers];
@@ -440,7 +547,7 @@ impl<F: NdFloat> Network<F> {
                 };
                 let mask = &dropout.masks.get(i - 1).map_or(&[][..], |v| &v[..])
                     [..if dropped { m * k } else { 0 }];
-                let back = |delta: &[F], delta_prev: &mut [F], a: &[F], mask: &[F], rows: usize| {
+                let bp2 = |delta: &[F], delta_prev: &mut [F], a: &[F], mask: &[F], rows: usize| {
                     kernels::back(delta, w, delta_prev, rows, n, k);
                     for (d, &a) in delta_prev.iter_mut().zip(a) {
                         *d *= act.prime_from_output(a);
@@ -456,12 +563,9 @@ impl<F: NdFloat> Network<F> {
                     let (p0, p1) = delta_prev.split_at_mut(mid * k);
                     let (a0, a1) = a.split_at(mid * k);
                     let (k0, k1) = mask.split_at((mid * k).min(mask.len()));
-                    pool.join(
-                        || back(d0, p0, a0, k0, mid),
-                        || back(d1, p1, a1, k1, m - mid),
-                    );
+                    pool.join(|| bp2(d0, p0, a0, k0, mid), || bp2(d1, p1, a1, k1, m - mid));
                 } else {
-                    back(delta, delta_prev, a, mask, m);
+                    bp2(delta, delta_prev, a, mask, m);
                 }
             }
             // BP3 summed over the batch, Σ_x δ^l, then the step:
@@ -481,44 +585,116 @@ impl<F: NdFloat> Network<F> {
             // w → (1 − ηλ/n) w − (η/m) Σ_x δ^l (a^{l−1})^T, or
             // v → μ v − (η/m) Σ_x δ^l (a^{l−1})^T − (ηλ/n) w, then w → w + v.
             delta.iter_mut().for_each(|d| *d = -rate * *d);
-            // Each thread reads the input as it converted it for the forward pass.
-            let (a_prev, a_prev_helper): (&[F], &[F]) = if i == 0 {
-                inputs
-            } else {
-                let a = &activations[i - 1][..m * k];
-                (a, a)
-            };
+            if i == 0 {
+                break;
+            }
+            let a_prev = &activations[i - 1][..m * k];
             let w = self.weights[i]
                 .as_slice_mut()
                 .expect("weights are kept in standard layout");
+            let v = momentum.then(|| &mut velocity_w[i][..n * k]);
             let delta = &*delta;
-            let (target, scale) = if momentum {
-                (&mut velocity_w[i][..n * k], rule.momentum)
-            } else {
-                (&mut w[..], F::one() - rule.decay)
+            let step = |w: &mut [F], v: Option<&mut [F]>, rows: Range<usize>| {
+                bp4_rows(delta, a_prev, w, v, m, n, k, rows, rule);
             };
             if by_neurons(pool, m, n, k) {
                 // Each thread updates its own rows.
                 let mid = split_row(n);
-                let (t0, t1) = target.split_at_mut(mid * k);
-                pool.join(
-                    || kernels::rank_update_rows(delta, a_prev_helper, t1, m, n, k, mid..n, scale),
-                    || kernels::rank_update_rows(delta, a_prev, t0, m, n, k, 0..mid, scale),
-                );
+                let (w0, w1) = w.split_at_mut(mid * k);
+                let (v0, v1) = split_option(v, mid * k);
+                pool.join(|| step(w1, v1, mid..n), || step(w0, v0, 0..mid));
             } else {
-                kernels::rank_update_rows(delta, a_prev, target, m, n, k, 0..n, scale);
-            }
-            if momentum {
-                kernels::momentum_step(w, &mut velocity_w[i][..n * k], rule.decay);
+                step(w, v, 0..n);
             }
         }
     }
 
+    /// BP4 for the first layer, from its input `x` and the −(η/m) δ² that
+    /// `backward` left; with `next` (its input and size), the next
+    /// mini-batch's first layer too where both are split between the
+    /// threads: each moves its rows of w² and then feeds the next input
+    /// through them, while they are in its cache. Returns whether it did.
+    fn first_layer_step(
+        &mut self,
+        x: Input<F>,
+        m: usize,
+        rule: &Rule<F>,
+        ws: &mut Workspace<F>,
+        next: Option<(Input<F>, usize)>,
+    ) -> bool {
+        let (n, k) = (self.sizes[1], self.sizes[0]);
+        let Workspace {
+            buffers,
+            back,
+            pool,
+            ..
+        } = ws;
+        let (act, last) = (self.activation, self.layers() == 1);
+        let split_now = by_neurons(pool, m, n, k);
+        let fused = split_now && next.is_some_and(|(_, m)| by_neurons(pool, m, n, k));
+        let m_next = if fused { next.map_or(0, |(_, m)| m) } else { 0 };
+        let Buffers {
+            activations,
+            split,
+            scaled: [own, helper],
+            helper_has_input,
+            ..
+        } = buffers;
+        let delta = &back.deltas[0][..m * n];
+        let w = self.weights[0]
+            .as_slice_mut()
+            .expect("weights are kept in standard layout");
+        let v = (rule.momentum != F::zero()).then(|| &mut back.velocity_w[0][..n * k]);
+        let b = self.biases[0]
+            .as_slice()
+            .expect("biases are kept in standard layout");
+        // BP4 for `rows` of w² (and v), reading the input as this thread
+        // converted it; then, if fused, the next mini-batch's f(w x + b) for
+        // those neurons into `out`.
+        let step = |w: &mut [F],
+                    v: Option<&mut [F]>,
+                    rows: Range<usize>,
+                    buffer: &mut Vec<F>,
+                    out: &mut [F]| {
+            let a_prev = match x {
+                Input::Values(values) => &values[..m * k],
+                Input::Pixels(_) => &buffer[..m * k],
+            };
+            bp4_rows(delta, a_prev, w, v, m, n, k, rows.clone(), rule);
+            if let (true, Some((x_next, _))) = (fused, next) {
+                let input = x_next.rows(0..m_next, k, buffer);
+                let b = &b[rows.clone()];
+                layer_block(act, last, input, w, b, out, m_next, rows.len(), k);
+            }
+        };
+        if split_now {
+            let mid = split_row(n);
+            let (w0, w1) = w.split_at_mut(mid * k);
+            let (v0, v1) = split_option(v, mid * k);
+            let (s0, s1) = split[..m_next * n].split_at_mut(m_next * mid);
+            if !*helper_has_input && matches!(x, Input::Pixels(_)) {
+                x.rows(0..m, k, helper);
+            }
+            pool.join(
+                || step(w1, v1, mid..n, helper, s1),
+                || step(w0, v0, 0..mid, own, s0),
+            );
+            if fused {
+                interleave(s0, s1, &mut activations[0][..m_next * n], n, mid);
+                *helper_has_input = true;
+            }
+        } else {
+            step(w, v, 0..n, own, &mut []);
+        }
+        fused
+    }
+
     /// Feeds `m` examples forward, one row each in `x` (m, n_1): a^l = f(w^l a^{l−1} + b^l)
-    /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`. With
-    /// `dropout` (training), each hidden neuron is dropped with chance p and
-    /// the kept scaled by 1/(1 − p) (inverted dropout), so evaluation needs
-    /// no change. Returns whether the helper converted every input row too.
+    /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`; layers
+    /// before `from` only get their last touches (their f(z) is in place).
+    /// With `dropout` (training), each hidden neuron is dropped with chance p
+    /// and the kept scaled by 1/(1 − p) (inverted dropout), so evaluation
+    /// needs no change.
     fn forward_rows(
         &self,
         x: Input<F>,
@@ -526,71 +702,17 @@ impl<F: NdFloat> Network<F> {
         buffers: &mut Buffers<F>,
         pool: &Pool,
         mut dropout: Option<&mut Dropout<F>>,
-    ) -> bool {
-        let training = dropout.is_some();
+        from: usize,
+    ) {
         let layers = self.layers();
-        let Buffers {
-            activations,
-            output_z,
-            split,
-            scaled: [own, helper],
-        } = buffers;
-        let mut helper_read_all = false;
         for i in 0..layers {
-            let (n, k) = (self.sizes[i + 1], self.sizes[i]);
-            let (done, rest) = activations.split_at_mut(i);
-            let a = &mut rest[0][..m * n];
-            let w = weights_slice(&self.weights[i]);
-            let b = self.biases[i]
-                .as_slice()
-                .expect("biases are kept in standard layout");
-            let act = self.activation;
-            let last = i + 1 == layers;
-            let done: &[Vec<F>] = done;
-            // The layer's input rows `rows`, read where they lie, or, for the
-            // first layer, converted into `buffer` by the thread that uses them.
-            let input = |rows, buffer| layer_input(x, done, i, rows, k, buffer);
-            // z = w x + b for the examples of `x` and the neurons of `w` and `b`,
-            // then a = f(z) in place: `out` is (examples, neurons).
-            let layer =
-                |x: &[F], w: &[F], b: &[F], out: &mut [F], examples: usize, neurons: usize| {
-                    kernels::affine(x, w, b, out, examples, neurons, k);
-                    if !last {
-                        out.iter_mut().for_each(|v| *v = act.f(*v));
-                    }
-                };
-            let parallel = pool.threads() > 1 && m * n * k >= PARALLEL_MIN;
-            if parallel && !training && m > n {
-                // Many examples for few neurons (evaluation): each thread takes
-                // half the examples, so each reads only its half of the inputs.
-                let mid = m / 2;
-                let (a0, a1) = a.split_at_mut(mid * n);
-                pool.join(
-                    || layer(input(0..mid, helper), w, b, a0, mid, n),
-                    || layer(input(mid..m, own), w, b, a1, m - mid, n),
-                );
-            } else if by_neurons(pool, m, n, k) {
-                // Each thread computes the neurons whose rows of w^l it also
-                // updates in BP4, so each core keeps its half of w^l in its own
-                // cache; the two blocks are then interleaved into a.
-                let mid = split_row(n);
-                let (w0, w1) = w.split_at(mid * k);
-                let (b0, b1) = b.split_at(mid);
-                let (s0, s1) = split[..m * n].split_at_mut(m * mid);
-                pool.join(
-                    || layer(input(0..m, helper), w1, b1, s1, m, n - mid),
-                    || layer(input(0..m, own), w0, b0, s0, m, mid),
-                );
-                helper_read_all |= i == 0;
-                for (r, row) in a.chunks_exact_mut(n).enumerate() {
-                    row[..mid].copy_from_slice(&s0[r * mid..(r + 1) * mid]);
-                    row[mid..].copy_from_slice(&s1[r * (n - mid)..(r + 1) * (n - mid)]);
-                }
-            } else {
-                layer(input(0..m, own), w, b, a, m, n);
+            if i >= from {
+                self.forward_layer(i, x, m, buffers, pool, dropout.is_some());
             }
-            if last {
-                output_z[..m * n].copy_from_slice(a);
+            let n = self.sizes[i + 1];
+            let a = &mut buffers.activations[i][..m * n];
+            if i + 1 == layers {
+                buffers.output_z[..m * n].copy_from_slice(a);
                 if let Ok(a) = ArrayViewMut2::from_shape((m, n), a) {
                     self.cost.output_layer(a, Axis(1));
                 }
@@ -598,7 +720,73 @@ impl<F: NdFloat> Network<F> {
                 dropout.apply(i, a);
             }
         }
-        helper_read_all
+    }
+
+    /// f(z) = f(w^l a^{l−1} + b^l) for layer index i into `activations[i]`
+    /// (z for the output layer). In `training`, a split layer is always
+    /// split by neurons, as BP4 splits it.
+    fn forward_layer(
+        &self,
+        i: usize,
+        x: Input<F>,
+        m: usize,
+        buffers: &mut Buffers<F>,
+        pool: &Pool,
+        training: bool,
+    ) {
+        let (n, k) = (self.sizes[i + 1], self.sizes[i]);
+        let Buffers {
+            activations,
+            split,
+            scaled: [own, helper],
+            helper_has_input,
+            ..
+        } = buffers;
+        let (done, rest) = activations.split_at_mut(i);
+        let done: &[Vec<F>] = done;
+        let a = &mut rest[0][..m * n];
+        let w = weights_slice(&self.weights[i]);
+        let b = self.biases[i]
+            .as_slice()
+            .expect("biases are kept in standard layout");
+        let (act, last) = (self.activation, i + 1 == self.layers());
+        // The layer's input rows `rows`, read where they lie, or, for the
+        // first layer, converted into `buffer` by the thread that uses them.
+        let input = |rows, buffer| layer_input(x, done, i, rows, k, buffer);
+        let block = |x: &[F], w: &[F], b: &[F], out: &mut [F], examples: usize, neurons: usize| {
+            layer_block(act, last, x, w, b, out, examples, neurons, k)
+        };
+        let parallel = pool.threads() > 1 && m * n * k >= PARALLEL_MIN;
+        let mut helper_read_all = false;
+        if parallel && !training && m > n {
+            // Many examples for few neurons (evaluation): each thread takes
+            // half the examples, so each reads only its half of the inputs.
+            let mid = m / 2;
+            let (a0, a1) = a.split_at_mut(mid * n);
+            pool.join(
+                || block(input(0..mid, helper), w, b, a0, mid, n),
+                || block(input(mid..m, own), w, b, a1, m - mid, n),
+            );
+        } else if by_neurons(pool, m, n, k) {
+            // Each thread computes the neurons whose rows of w^l it also
+            // updates in BP4, so each core keeps its half of w^l in its own
+            // cache; the two blocks are then interleaved into a.
+            let mid = split_row(n);
+            let (w0, w1) = w.split_at(mid * k);
+            let (b0, b1) = b.split_at(mid);
+            let (s0, s1) = split[..m * n].split_at_mut(m * mid);
+            pool.join(
+                || block(input(0..m, helper), w1, b1, s1, m, n - mid),
+                || block(input(0..m, own), w0, b0, s0, m, mid),
+            );
+            interleave(s0, s1, a, n, mid);
+            helper_read_all = true;
+        } else {
+            block(input(0..m, own), w, b, a, m, n);
+        }
+        if i == 0 {
+            *helper_has_input = helper_read_all;
+        }
     }
 
     /// The same step as `update_mini_batch`, one example at a time, as the
@@ -652,7 +840,7 @@ impl<F: NdFloat> Network<F> {
             ..
         } = ws;
         let x = rows_of(x, input);
-        self.forward_rows(Input::Values(x), m, buffers, pool, None);
+        self.forward_rows(Input::Values(x), m, buffers, pool, None, 0);
         let activations = &buffers.activations;
         let n_out = self.sizes[self.layers()];
         let out: &'w [F] = &activations[self.layers() - 1][..m * n_out];
@@ -726,7 +914,7 @@ impl<F: NdFloat> Network<F> {
         for start in (0..data.len()).step_by(EVAL_CHUNK) {
             let m = EVAL_CHUNK.min(data.len() - start);
             let pixels = Input::Pixels(&data.images[start * p..(start + m) * p]);
-            self.forward_rows(pixels, m, &mut ws.buffers, &ws.pool, None);
+            self.forward_rows(pixels, m, &mut ws.buffers, &ws.pool, None, 0);
             let buffers = &ws.buffers;
             let a = &buffers.activations[self.layers() - 1][..m * n_out];
             let a = ArrayView2::from_shape((m, n_out), a);
@@ -747,13 +935,24 @@ const PARALLEL_MIN: usize = 1 << 17;
 pub struct Workspace<F> {
     capacity: usize,
     buffers: Buffers<F>,
-    /// δ^l for l = 2 … L, (m, n_l).
-    deltas: Vec<Vec<F>>,
+    back: Backward<F>,
     /// The input and targets as rows, when they do not already lie so.
     input: Vec<F>,
     targets: Vec<F>,
+    /// `update_mini_batches`' mini-batches as loaded, this one's then the
+    /// next's: pixel bytes, and targets as rows.
+    pixels: [Vec<u8>; 2],
+    target_rows: [Vec<F>; 2],
     pool: Pool,
+    /// No helper: for work done while the helper is busy.
+    alone: Pool,
     dropout: Dropout<F>,
+}
+
+/// What the backward pass writes.
+struct Backward<F> {
+    /// δ^l for l = 2 … L, (m, n_l).
+    deltas: Vec<Vec<F>>,
     /// Momentum's velocities, shaped as the weights and biases (made on first use).
     velocity_w: Vec<Vec<F>>,
     velocity_b: Vec<Vec<F>>,
@@ -769,6 +968,8 @@ struct Buffers<F> {
     split: Vec<F>,
     /// Pixel input as values, (m, n_1): this thread's, then the helper's.
     scaled: [Vec<F>; 2],
+    /// Whether the helper's buffer holds every row of the input too.
+    helper_has_input: bool,
 }
 
 /// A mini-batch's input a¹, one row of n_1 values per example.
@@ -779,26 +980,6 @@ pub enum Input<'a, F> {
     /// it reads into a buffer of its own: a quarter as many bytes cross
     /// between the cores, and neither waits for the other's conversion.
     Pixels(&'a [u8]),
-}
-
-impl<F> Buffers<F> {
-    /// The input rows as this thread and the helper read them in the
-    /// forward pass, for BP4.
-    fn inputs<'s>(
-        &'s self,
-        x: Input<'s, F>,
-        len: usize,
-        helper_read_all: bool,
-    ) -> (&'s [F], &'s [F]) {
-        match x {
-            Input::Values(v) => (&v[..len], &v[..len]),
-            Input::Pixels(_) => {
-                let [own, helper] = &self.scaled;
-                let helper = if helper_read_all { helper } else { own };
-                (&own[..len], &helper[..len])
-            }
-        }
-    }
 }
 
 /// Rows `rows` of layer i's input, k values each: the network's input
@@ -882,6 +1063,72 @@ fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
     }
 }
 
+/// BP4 for the weight rows `rows` of a layer (`w`, and momentum's `v`, hold
+/// just those), from c = −(η/m) δ^l (m, n) and a^{l−1} (m, k), by `rule`:
+/// w → (1 − ηλ/n) w + c^T a^{l−1}, or v → μ v + c^T a^{l−1}, then
+/// v → v − (ηλ/n) w and w → w + v.
+#[allow(clippy::too_many_arguments)]
+fn bp4_rows<F: NdFloat>(
+    c: &[F],
+    a_prev: &[F],
+    w: &mut [F],
+    v: Option<&mut [F]>,
+    m: usize,
+    n: usize,
+    k: usize,
+    rows: Range<usize>,
+    rule: &Rule<F>,
+) {
+    match v {
+        Some(v) => {
+            kernels::rank_update_rows(c, a_prev, v, m, n, k, rows, rule.momentum);
+            kernels::momentum_step(w, v, rule.decay);
+        }
+        None => kernels::rank_update_rows(c, a_prev, w, m, n, k, rows, F::one() - rule.decay),
+    }
+}
+
+/// f(w x + b) for `examples` rows of `x` (k values each) and the `neurons`
+/// rows of `w` and `b`, into `out` (examples, neurons); z alone for the
+/// output layer (`last`), whose activation the cost decides.
+#[allow(clippy::too_many_arguments)]
+fn layer_block<F: NdFloat>(
+    act: Activation,
+    last: bool,
+    x: &[F],
+    w: &[F],
+    b: &[F],
+    out: &mut [F],
+    examples: usize,
+    neurons: usize,
+    k: usize,
+) {
+    kernels::affine(x, w, b, out, examples, neurons, k);
+    if !last {
+        out.iter_mut().for_each(|v| *v = act.f(*v));
+    }
+}
+
+/// The rows of `a` (m, n) from its blocks of columns: `left` (m, mid) and
+/// `right` (m, n − mid).
+fn interleave<F: Copy>(left: &[F], right: &[F], a: &mut [F], n: usize, mid: usize) {
+    for (r, row) in a.chunks_exact_mut(n).enumerate() {
+        row[..mid].copy_from_slice(&left[r * mid..(r + 1) * mid]);
+        row[mid..].copy_from_slice(&right[r * (n - mid)..(r + 1) * (n - mid)]);
+    }
+}
+
+/// A mutable slice, if any, split at `at`.
+fn split_option<F>(v: Option<&mut [F]>, at: usize) -> (Option<&mut [F]>, Option<&mut [F]>) {
+    match v {
+        Some(v) => {
+            let (a, b) = v.split_at_mut(at);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    }
+}
+
 /// Whether a layer of n neurons on k inputs, for m examples, is computed by
 /// two threads, each for its own neurons (the forward product and BP4 alike).
 fn by_neurons(pool: &Pool, m: usize, n: usize, k: usize) -> bool {
@@ -952,19 +1199,25 @@ impl<F: NdFloat> Workspace<F> {
                 output_z: Vec::new(),
                 split: Vec::new(),
                 scaled: [Vec::new(), Vec::new()],
+                helper_has_input: false,
             },
-            deltas: Vec::new(),
+            back: Backward {
+                deltas: Vec::new(),
+                velocity_w: Vec::new(),
+                velocity_b: Vec::new(),
+            },
             input: Vec::new(),
+            pixels: [Vec::new(), Vec::new()],
+            target_rows: [Vec::new(), Vec::new()],
             targets: Vec::new(),
             pool,
+            alone: Pool::new(1),
             dropout: Dropout {
                 p: F::zero(),
                 rng: ChaCha8Rng::seed_from_u64(0),
                 masks: Vec::new(),
                 pre: Vec::new(),
             },
-            velocity_w: Vec::new(),
-            velocity_b: Vec::new(),
         };
         ws.reserve(sizes, capacity);
         ws
@@ -980,9 +1233,11 @@ impl<F: NdFloat> Workspace<F> {
         buffers.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
         buffers.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
         buffers.scaled = [vec![F::zero(); m * sizes[0]], vec![F::zero(); m * sizes[0]]];
-        self.deltas = buffers.activations.clone();
+        self.back.deltas = buffers.activations.clone();
         self.input = Vec::new();
         self.targets = buffers.output_z.clone();
+        self.pixels = [vec![0; m * sizes[0]], vec![0; m * sizes[0]]];
+        self.target_rows = [self.targets.clone(), self.targets.clone()];
         self.dropout.masks = buffers.activations.clone();
         self.dropout.pre = buffers.activations.clone();
         self.capacity = m;
@@ -994,12 +1249,13 @@ impl<F: NdFloat> Workspace<F> {
     }
 
     fn reserve_velocities(&mut self, sizes: &[usize]) {
-        if self.velocity_w.len() + 1 != sizes.len() {
-            self.velocity_w = sizes
+        let back = &mut self.back;
+        if back.velocity_w.len() + 1 != sizes.len() {
+            back.velocity_w = sizes
                 .windows(2)
                 .map(|s| vec![F::zero(); s[0] * s[1]])
                 .collect();
-            self.velocity_b = sizes[1..].iter().map(|&n| vec![F::zero(); n]).collect();
+            back.velocity_b = sizes[1..].iter().map(|&n| vec![F::zero(); n]).collect();
         }
     }
 }
@@ -1145,6 +1401,69 @@ mod tests {
                 results[0].weights
                     != Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).weights
             );
+            for other in &results[1..] {
+                assert_eq!(other.weights, results[0].weights);
+                assert_eq!(other.biases, results[0].biases);
+            }
+        }
+    }
+
+    /// The pipelined steps (the next mini-batch loaded and fed forward
+    /// during this one's backward pass) move the network exactly as one
+    /// step at a time, whatever the threads, with a short last mini-batch.
+    #[test]
+    fn pipelined_steps_match_single_steps() {
+        let sizes = [784, 30, 10];
+        let k = sizes[0];
+        // Mini-batches of 3 are too small to split: the pipeline passes between
+        // the fused and the plain first-layer step both ways.
+        let sizes_of = [10, 10, 3, 10, 7];
+        let total: usize = sizes_of.iter().sum();
+        let pixels: Vec<u8> = (0..total * k).map(|i| ((i * 7919) % 256) as u8).collect();
+        let labels: Vec<usize> = (0..total).map(|i| (i * 7) % 10).collect();
+        let start = |t: usize| sizes_of[..t].iter().sum::<usize>();
+        let rule = Rule {
+            eta: 0.5f32,
+            decay: 1e-4,
+            momentum: 0.9,
+            dropout: 0.3,
+        };
+        for plain in [true, false] {
+            let rule = if plain { Rule::sgd(3.0) } else { rule };
+            let mut results = Vec::new();
+            for (threads, pipelined) in [(1, false), (1, true), (2, false), (2, true)] {
+                let mut net = Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(6));
+                let mut ws = Workspace::with_threads(&sizes, 10, threads);
+                ws.seed_dropout(3);
+                let batch = |t: usize| start(t)..start(t + 1);
+                if pipelined {
+                    let mut steps = 0;
+                    let load = |t: usize, x: &mut [u8], y: &mut [f32]| {
+                        let examples = batch(t);
+                        x[..examples.len() * k]
+                            .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
+                        y.fill(0.0);
+                        for (row, i) in examples.clone().enumerate() {
+                            y[row * 10 + labels[i]] = 1.0;
+                        }
+                        examples.len()
+                    };
+                    net.update_mini_batches(sizes_of.len(), load, &rule, &mut ws, &mut || {
+                        steps += 1
+                    });
+                    assert_eq!(steps, sizes_of.len());
+                } else {
+                    for t in 0..sizes_of.len() {
+                        let examples = batch(t);
+                        let y = Array2::from_shape_fn((10, examples.len()), |(j, i)| {
+                            f32::from(u8::from(labels[examples.start + i] == j))
+                        });
+                        let x = &pixels[examples.start * k..examples.end * k];
+                        net.update_mini_batch_pixels(x, y.view(), &rule, &mut ws);
+                    }
+                }
+                results.push(net);
+            }
             for other in &results[1..] {
                 assert_eq!(other.weights, results[0].weights);
                 assert_eq!(other.biases, results[0].biases);

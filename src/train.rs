@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use ndarray::{Array2, NdFloat, s};
+use ndarray::{Array2, ArrayViewMut2, NdFloat, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -175,7 +175,7 @@ pub struct Sgd<'a, F> {
     // (X only for `per_example`; the fast path reads the bytes).
     x_rows: Array2<F>,
     y_rows: Array2<F>,
-    /// The mini-batch's images as bytes, one after another.
+    /// The mini-batch's images as bytes, one after another (`per_example`).
     pixels: Vec<u8>,
     workspace: Workspace<F>,
 }
@@ -212,7 +212,14 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
             order: (0..examples).collect(),
             x_rows: Array2::zeros((if config.per_example { m } else { 0 }, training.pixels())),
             y_rows: Array2::zeros((m, n_out)),
-            pixels: vec![0; m * training.pixels()],
+            pixels: vec![
+                0;
+                if config.per_example {
+                    m * training.pixels()
+                } else {
+                    0
+                }
+            ],
             workspace,
         }
     }
@@ -234,30 +241,45 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
     pub fn epoch(&mut self, observer: &mut dyn Observer) {
         self.order.shuffle(&mut self.rng);
         let shifts = if self.expand { SHIFTS } else { 1 };
-        let mut batches = self.order.chunks(self.batch_size).peekable();
-        while let Some(batch) = batches.next() {
-            if let Some(next) = batches.peek() {
-                self.training.prefetch(next, shifts);
-            }
-            let m = batch.len();
-            let mut y = self.y_rows.slice_mut(s![..m, ..]);
-            self.training
-                .gather_targets_of(batch, shifts, y.view_mut().reversed_axes());
-            let pixels = &mut self.pixels[..m * self.training.pixels()];
-            self.training.gather_pixels(batch, shifts, pixels);
-            if self.per_example {
-                let mut x = self.x_rows.slice_mut(s![..m, ..]);
+        let (training, order, m) = (self.training, &self.order, self.batch_size);
+        let batch = |t: usize| &order[(t * m).min(order.len())..((t + 1) * m).min(order.len())];
+        if self.per_example {
+            for t in 0..self.batches() {
+                let batch = batch(t);
+                let mut x = self.x_rows.slice_mut(s![..batch.len(), ..]);
+                let mut y = self.y_rows.slice_mut(s![..batch.len(), ..]);
+                let pixels = &mut self.pixels[..batch.len() * training.pixels()];
+                training.gather_pixels(batch, shifts, pixels);
                 if let Some(x) = x.as_slice_mut() {
                     kernels::scale_bytes(pixels, x);
                 }
+                training.gather_targets_of(batch, shifts, y.view_mut().reversed_axes());
                 self.net
                     .update_mini_batch_per_example(x.t(), y.t(), self.rule.eta);
-            } else {
-                self.net
-                    .update_mini_batch_pixels(pixels, y.t(), &self.rule, &mut self.workspace);
+                observer.batches_done(1);
             }
-            observer.batches_done(1);
+            return;
         }
+        let classes = self.y_rows.ncols();
+        // Mini-batch t: its images and one-hot targets; and a hint to the
+        // processor to fetch the scattered images of t + 1.
+        let load = |t: usize, pixels: &mut [u8], y: &mut [F]| {
+            let this = batch(t);
+            training.prefetch(batch(t + 1), shifts);
+            training.gather_pixels(this, shifts, pixels);
+            let y = &mut y[..this.len() * classes];
+            if let Ok(y) = ArrayViewMut2::from_shape((this.len(), classes), y) {
+                training.gather_targets_of(this, shifts, y.reversed_axes());
+            }
+            this.len()
+        };
+        self.net.update_mini_batches(
+            self.batches(),
+            load,
+            &self.rule,
+            &mut self.workspace,
+            &mut || observer.batches_done(1),
+        );
     }
 }
 
