@@ -221,12 +221,12 @@ pub fn simd() -> Simd {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
+pub(crate) fn has_avx2_fma() -> bool {
     simd() >= Simd::Avx2
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
+pub(crate) fn has_avx512() -> bool {
     simd() >= Simd::Avx512
 }
 
@@ -796,7 +796,7 @@ mod avx512 {
 /// a·b + c, fused where the instruction exists (plain `mul_add` would be a
 /// slow library call without it).
 #[inline(always)]
-fn madd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
+pub(crate) fn madd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 

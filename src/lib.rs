@@ -19,6 +19,7 @@ pub mod kernels;
 pub mod model;
 pub mod network;
 pub mod parallel;
+pub mod sparse;
 pub mod train;
 
 pub use activation::Activation;

@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::kernels;
 use crate::parallel::Pool;
+use crate::sparse::{self, SparseRows};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -390,6 +391,16 @@ impl<F: NdFloat> Network<F> {
         self.prepare(m, rule, ws);
         let mut targets = std::mem::take(&mut ws.targets);
         let y = rows_of(y, &mut targets);
+        let k = self.sizes[0];
+        if self.sparse_first() {
+            let first = &mut ws.buffers.first;
+            let rows = &mut first.rows[first.cur];
+            match x {
+                Input::Values(values) => rows.fill_from_values(&values[..m * k], k),
+                Input::Pixels(pixels) => rows.fill_from_pixels(&pixels[..m * k], k),
+            }
+            self.load_first(ws);
+        }
         self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
         let Workspace {
             buffers,
@@ -398,8 +409,9 @@ impl<F: NdFloat> Network<F> {
             dropout,
             ..
         } = ws;
-        self.backward(m, y, rule, buffers, back, dropout, pool);
+        self.backward(m, y, rule, &buffers.activations, back, dropout, pool);
         self.first_layer_step(x, m, rule, ws, None);
+        self.store_first(ws);
         ws.targets = targets;
     }
 
@@ -408,9 +420,11 @@ impl<F: NdFloat> Network<F> {
     /// one-hot targets as rows) into buffers of the workspace's capacity and
     /// returns its size; `done` hears of each step. The steps are those of
     /// `update_mini_batch_pixels`, so is the network after them, but the
-    /// helper thread loads mini-batch t + 1 while this one backpropagates t,
-    /// and each thread feeds t + 1 through its rows of w² just after BP4 has
-    /// moved them, while they are in its cache.
+    /// helper thread loads mini-batch t + 1 (and finds its lit pixels) while
+    /// this one backpropagates t. A small first layer then trains sparse on
+    /// this thread; a wide one is split between the threads, each feeding
+    /// t + 1 through its rows of w² just after BP4 has moved them, while they
+    /// are in its cache.
     pub fn update_mini_batches(
         &mut self,
         batches: usize,
@@ -429,6 +443,12 @@ impl<F: NdFloat> Network<F> {
         let mut targets = std::mem::take(&mut ws.target_rows);
         let mut m = load(0, &mut pixels[0], &mut targets[0]);
         assert!(m <= capacity, "a mini-batch larger than the workspace");
+        let sparse = self.sparse_first();
+        if sparse {
+            let first = &mut ws.buffers.first;
+            first.rows[first.cur].fill_from_pixels(&pixels[0][..m * k], k);
+            self.load_first(ws);
+        }
         let x = Input::Pixels(&pixels[0][..m * k]);
         self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
         for t in 0..batches {
@@ -437,11 +457,6 @@ impl<F: NdFloat> Network<F> {
             let (x, y) = (Input::Pixels(&this[..m * k]), &y[..m * n_out]);
             let mut m_next = 0;
             let more = t + 1 < batches;
-            let mut load_next = || {
-                if more {
-                    m_next = load(t + 1, next, next_y);
-                }
-            };
             let Workspace {
                 buffers,
                 back,
@@ -450,18 +465,53 @@ impl<F: NdFloat> Network<F> {
                 dropout,
                 ..
             } = ws;
+            let Buffers {
+                activations, first, ..
+            } = buffers;
+            let FirstLayer {
+                np,
+                wt,
+                vt,
+                rows: [rows0, rows1],
+                cur,
+                c,
+            } = first;
+            let (rows, next_rows) = if *cur == 0 {
+                (&*rows0, rows1)
+            } else {
+                (&*rows1, rows0)
+            };
+            let n = self.sizes[1];
+            let mut load_next = || {
+                if more {
+                    m_next = load(t + 1, next, next_y);
+                    if sparse {
+                        next_rows.fill_from_pixels(&next[..m_next * k], k);
+                    }
+                }
+            };
             if self.backward_is_serial(m, pool) {
-                // The helper loads while this thread backpropagates.
+                // The helper loads while this thread backpropagates, and,
+                // if sparse, moves w² (which needs only this mini-batch).
                 pool.join(load_next, || {
-                    self.backward(m, y, rule, buffers, back, dropout, alone)
+                    self.backward(m, y, rule, activations, back, dropout, alone);
+                    if sparse {
+                        let delta = &back.deltas[0][..m * n];
+                        sparse_bp4(rows, delta, n, *np, c, wt, vt, rule);
+                    }
                 });
             } else {
                 load_next();
-                self.backward(m, y, rule, buffers, back, dropout, pool);
+                self.backward(m, y, rule, activations, back, dropout, pool);
+                if sparse {
+                    let delta = &back.deltas[0][..m * n];
+                    sparse_bp4(rows, delta, n, *np, c, wt, vt, rule);
+                }
             }
             assert!(m_next <= capacity, "a mini-batch larger than the workspace");
             let next_x = more.then(|| (Input::Pixels(&next[..m_next * k]), m_next));
-            let fused = self.first_layer_step(x, m, rule, ws, next_x);
+            let fused = !sparse && self.first_layer_step(x, m, rule, ws, next_x);
+            ws.buffers.first.cur = 1 - ws.buffers.first.cur;
             if let Some((x, m)) = next_x {
                 let from = usize::from(fused);
                 let dropout = Some(&mut ws.dropout);
@@ -474,6 +524,36 @@ impl<F: NdFloat> Network<F> {
         }
         ws.pixels = pixels;
         ws.target_rows = targets;
+        self.store_first(ws);
+    }
+
+    /// Whether the first layer trains on its lit inputs only, through its
+    /// transposed weights (see `sparse`): where a row of those is at most
+    /// four vectors. Wider layers take the dense kernels, split between
+    /// the threads.
+    fn sparse_first(&self) -> bool {
+        self.sizes[1] <= SPARSE_MAX
+    }
+
+    /// Copies w² into the workspace's transposed copy, if the first layer
+    /// trains sparse.
+    fn load_first(&self, ws: &mut Workspace<F>) {
+        if self.sparse_first() {
+            let (n, k) = (self.sizes[1], self.sizes[0]);
+            let w = weights_slice(&self.weights[0]);
+            sparse::transpose_in(w, n, k, &mut ws.buffers.first.wt);
+        }
+    }
+
+    /// Copies the transposed w² back into the network.
+    fn store_first(&mut self, ws: &Workspace<F>) {
+        if self.sparse_first() {
+            let (n, k) = (self.sizes[1], self.sizes[0]);
+            let w = self.weights[0]
+                .as_slice_mut()
+                .expect("weights are kept in standard layout");
+            sparse::transpose_out(&ws.buffers.first.wt, n, k, w);
+        }
     }
 
     /// Makes the workspace ready for steps on mini-batches of up to m examples.
@@ -503,13 +583,12 @@ impl<F: NdFloat> Network<F> {
         m: usize,
         y: &[F],
         rule: &Rule<F>,
-        buffers: &Buffers<F>,
+        activations: &[Vec<F>],
         back: &mut Backward<F>,
         dropout: &Dropout<F>,
         pool: &Pool,
     ) {
         let layers = self.layers();
-        let activations = &buffers.activations;
         let Backward {
             deltas,
             velocity_w,
@@ -623,6 +702,14 @@ impl<F: NdFloat> Network<F> {
         next: Option<(Input<F>, usize)>,
     ) -> bool {
         let (n, k) = (self.sizes[1], self.sizes[0]);
+        if self.sparse_first() {
+            let first = &mut ws.buffers.first;
+            let delta = &ws.back.deltas[0][..m * n];
+            let rows = &first.rows[first.cur];
+            let (np, c, wt, vt) = (first.np, &mut first.c, &mut first.wt, &mut first.vt);
+            sparse_bp4(rows, delta, n, np, c, wt, vt, rule);
+            return false;
+        }
         let Workspace {
             buffers,
             back,
@@ -735,6 +822,22 @@ impl<F: NdFloat> Network<F> {
         training: bool,
     ) {
         let (n, k) = (self.sizes[i + 1], self.sizes[i]);
+        if i == 0 && training && self.sparse_first() {
+            let first = &buffers.first;
+            let a = &mut buffers.activations[0][..m * n];
+            let b = self.biases[0]
+                .as_slice()
+                .expect("biases are kept in standard layout");
+            let rows = &first.rows[first.cur];
+            assert_eq!(rows.len(), m, "the lit inputs of this mini-batch");
+            // On this thread alone: the helper reading w² while this thread
+            // writes it in BP4 would move its cache lines between the cores.
+            sparse::affine(rows, 0..m, &first.wt, first.np, n, b, a);
+            if self.layers() > 1 {
+                a.iter_mut().for_each(|v| *v = self.activation.f(*v));
+            }
+            return;
+        }
         let Buffers {
             activations,
             split,
@@ -926,6 +1029,9 @@ impl<F: NdFloat> Network<F> {
     }
 }
 
+/// First layers of up to this many neurons train sparse (see `sparse`).
+const SPARSE_MAX: usize = 4 * sparse::CHUNK;
+
 /// Work below this many multiply-adds stays on one thread: splitting it
 /// would cost more than it saves.
 const PARALLEL_MIN: usize = 1 << 17;
@@ -970,6 +1076,21 @@ struct Buffers<F> {
     scaled: [Vec<F>; 2],
     /// Whether the helper's buffer holds every row of the input too.
     helper_has_input: bool,
+    first: FirstLayer<F>,
+}
+
+/// The first layer's state when it trains sparse.
+struct FirstLayer<F> {
+    /// Neurons padded to whole vectors.
+    np: usize,
+    /// w² transposed (n_1 × np), and momentum's velocity alike.
+    wt: Vec<F>,
+    vt: Vec<F>,
+    /// The lit inputs of this mini-batch (`rows[cur]`) and of the next.
+    rows: [SparseRows<F>; 2],
+    cur: usize,
+    /// −(η/m) δ², rows padded to np with zeros.
+    c: Vec<F>,
 }
 
 /// A mini-batch's input a¹, one row of n_1 values per example.
@@ -1129,6 +1250,31 @@ fn split_option<F>(v: Option<&mut [F]>, at: usize) -> (Option<&mut [F]>, Option<
     }
 }
 
+/// BP4 for a sparse first layer (see `sparse`), from its lit inputs `rows`
+/// and −(η/m) δ² (m × n): into the transposed weights `wt`, or through
+/// the velocity `vt`; `c` is scratch for δ² padded to np.
+#[allow(clippy::too_many_arguments)]
+fn sparse_bp4<F: NdFloat>(
+    rows: &SparseRows<F>,
+    delta: &[F],
+    n: usize,
+    np: usize,
+    c: &mut [F],
+    wt: &mut [F],
+    vt: &mut [F],
+    rule: &Rule<F>,
+) {
+    for (c, d) in c.chunks_exact_mut(np).zip(delta.chunks_exact(n)) {
+        c[..n].copy_from_slice(d);
+    }
+    if rule.momentum != F::zero() {
+        sparse::rank_update(rows, c, vt, np, rule.scale());
+        kernels::momentum_step(wt, vt, rule.decay);
+    } else {
+        sparse::rank_update(rows, c, wt, np, rule.scale());
+    }
+}
+
 /// Whether a layer of n neurons on k inputs, for m examples, is computed by
 /// two threads, each for its own neurons (the forward product and BP4 alike).
 fn by_neurons(pool: &Pool, m: usize, n: usize, k: usize) -> bool {
@@ -1166,6 +1312,16 @@ pub struct Rule<F> {
 }
 
 impl<F: NdFloat> Rule<F> {
+    /// What BP4's update multiplies the weights by (or the velocities):
+    /// 1 − ηλ/n, or μ.
+    fn scale(&self) -> F {
+        if self.momentum != F::zero() {
+            self.momentum
+        } else {
+            F::one() - self.decay
+        }
+    }
+
     /// The chapter's step: w → w − (η/m) Σ_x ∂C_x/∂w.
     pub fn sgd(eta: F) -> Self {
         Rule {
@@ -1200,6 +1356,14 @@ impl<F: NdFloat> Workspace<F> {
                 split: Vec::new(),
                 scaled: [Vec::new(), Vec::new()],
                 helper_has_input: false,
+                first: FirstLayer {
+                    np: 0,
+                    wt: Vec::new(),
+                    vt: Vec::new(),
+                    rows: [SparseRows::new(), SparseRows::new()],
+                    cur: 0,
+                    c: Vec::new(),
+                },
             },
             back: Backward {
                 deltas: Vec::new(),
@@ -1233,6 +1397,11 @@ impl<F: NdFloat> Workspace<F> {
         buffers.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
         buffers.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
         buffers.scaled = [vec![F::zero(); m * sizes[0]], vec![F::zero(); m * sizes[0]]];
+        let np = sparse::padded(sizes[1]);
+        let first = &mut buffers.first;
+        first.np = np;
+        first.wt = vec![F::zero(); sizes[0] * np];
+        first.c = vec![F::zero(); m * np];
         self.back.deltas = buffers.activations.clone();
         self.input = Vec::new();
         self.targets = buffers.output_z.clone();
@@ -1256,6 +1425,7 @@ impl<F: NdFloat> Workspace<F> {
                 .map(|s| vec![F::zero(); s[0] * s[1]])
                 .collect();
             back.velocity_b = sizes[1..].iter().map(|&n| vec![F::zero(); n]).collect();
+            self.buffers.first.vt = vec![F::zero(); sizes[0] * sparse::padded(sizes[1])];
         }
     }
 }

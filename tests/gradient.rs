@@ -112,6 +112,53 @@ fn update_steps_against_the_mean_gradient() {
 }
 
 #[test]
+fn inputs_mostly_zero_step_as_the_mean_gradient() {
+    // Small first layers train on their nonzero inputs only (nndl::sparse):
+    // with four inputs in five zero, as in MNIST, the step is still the
+    // chapter's, in f64 and in f32.
+    let (net, x, y) = setup(&[40, 24, 5], 7, 21);
+    let x = x.mapv(|v| if v < 0.8 { 0.0 } else { v });
+    let eta = 1.5;
+    let (nabla_b, nabla_w) = net.backprop_batch(x.view(), y.view());
+    let mut stepped = net.clone();
+    stepped.update_mini_batch(x.view(), y.view(), eta);
+    let mut narrow = net.cast::<f32>();
+    narrow.update_mini_batch(
+        x.mapv(|v| v as f32).view(),
+        y.mapv(|v| v as f32).view(),
+        eta as f32,
+    );
+    let narrow = narrow.cast::<f64>();
+    for l in 0..2 {
+        let expected_w = &net.weights[l] - &(&nabla_w[l] * (eta / 7.0));
+        let expected_b = &net.biases[l] - &(&nabla_b[l] * (eta / 7.0));
+        let off = |a: &Array2<f64>| {
+            (a - &expected_w)
+                .mapv(f64::abs)
+                .fold(0.0f64, |m, &d| m.max(d))
+        };
+        assert!(
+            off(&stepped.weights[l]) < 1e-12,
+            "layer {}: weights off",
+            l + 2
+        );
+        assert!(
+            off(&narrow.weights[l]) < 1e-5,
+            "layer {}: f32 weights off",
+            l + 2
+        );
+        let b_off = (&stepped.biases[l] - &expected_b)
+            .mapv(f64::abs)
+            .fold(0.0f64, |m, &d| m.max(d));
+        assert!(b_off < 1e-12, "layer {}: biases off", l + 2);
+        assert!(
+            stepped.weights[l] != net.weights[l],
+            "the step moved nothing"
+        );
+    }
+}
+
+#[test]
 fn a_step_lowers_the_cost_for_a_small_eta() {
     let (mut net, x, y) = setup(&[8, 6, 4], 10, 3);
     let before = net.total_cost(x.view(), y.view());
