@@ -438,6 +438,9 @@ impl<F: NdFloat> Network<F> {
         }
         let capacity = ws.capacity.max(1);
         self.prepare(capacity, rule, ws);
+        if self.sparse_first() && self.backward_is_serial(capacity, &ws.pool) {
+            return self.update_sparse_batches(batches, load, rule, ws, done);
+        }
         let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
         let mut pixels = std::mem::take(&mut ws.pixels);
         let mut targets = std::mem::take(&mut ws.target_rows);
@@ -452,8 +455,8 @@ impl<F: NdFloat> Network<F> {
         let x = Input::Pixels(&pixels[0][..m * k]);
         self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
         for t in 0..batches {
-            let [this, next] = &mut pixels;
-            let [y, next_y] = &mut targets;
+            let [this, next, _] = &mut pixels;
+            let [y, next_y, _] = &mut targets;
             let (x, y) = (Input::Pixels(&this[..m * k]), &y[..m * n_out]);
             let mut m_next = 0;
             let more = t + 1 < batches;
@@ -472,7 +475,7 @@ impl<F: NdFloat> Network<F> {
                 np,
                 wt,
                 vt,
-                rows: [rows0, rows1],
+                rows: [rows0, rows1, _],
                 cur,
                 c,
             } = first;
@@ -554,6 +557,82 @@ impl<F: NdFloat> Network<F> {
                 .expect("weights are kept in standard layout");
             sparse::transpose_out(&ws.buffers.first.wt, n, k, w);
         }
+    }
+
+    /// `update_mini_batches` for a sparse first layer and a network whose
+    /// other layers are too small to split: the helper loads mini-batch
+    /// t + 2 (and finds its lit pixels) while this thread takes the whole
+    /// step t, from BP1 to BP4, and feeds t + 1 forward.
+    fn update_sparse_batches(
+        &mut self,
+        batches: usize,
+        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        rule: &Rule<F>,
+        ws: &mut Workspace<F>,
+        done: &mut dyn FnMut(),
+    ) {
+        let capacity = ws.capacity.max(1);
+        let (n, k, n_out) = (self.sizes[1], self.sizes[0], self.sizes[self.layers()]);
+        let mut pixels = std::mem::take(&mut ws.pixels);
+        let mut targets = std::mem::take(&mut ws.target_rows);
+        // Mini-batch t lives in slot t % 3; `sizes` holds each slot's m.
+        let mut sizes = [0; 3];
+        for t in 0..batches.min(2) {
+            sizes[t] = load(t, &mut pixels[t], &mut targets[t]);
+            assert!(sizes[t] <= capacity, "a mini-batch larger than the workspace");
+            ws.buffers.first.rows[t].fill_from_pixels(&pixels[t][..sizes[t] * k], k);
+        }
+        self.load_first(ws);
+        ws.buffers.first.cur = 0;
+        let x = Input::Pixels(&pixels[0][..sizes[0] * k]);
+        self.forward_rows(x, sizes[0], &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        for t in 0..batches {
+            let (this, next, loading) = (t % 3, (t + 1) % 3, (t + 2) % 3);
+            let m = sizes[this];
+            // The slot the helper fills, out of the arrays meanwhile.
+            let mut rows = std::mem::take(&mut ws.buffers.first.rows[loading]);
+            let mut bytes = std::mem::take(&mut pixels[loading]);
+            let mut y_rows = std::mem::take(&mut targets[loading]);
+            let mut m_loaded = 0;
+            let Workspace {
+                buffers,
+                back,
+                pool,
+                alone,
+                dropout,
+                ..
+            } = ws;
+            pool.join(
+                || {
+                    if t + 2 < batches {
+                        m_loaded = load(t + 2, &mut bytes, &mut y_rows);
+                        rows.fill_from_pixels(&bytes[..m_loaded.min(capacity) * k], k);
+                    }
+                },
+                || {
+                    let y = &targets[this][..m * n_out];
+                    self.backward(m, y, rule, &buffers.activations, back, dropout, alone);
+                    let first = &mut buffers.first;
+                    let delta = &back.deltas[0][..m * n];
+                    let (np, c, wt, vt) = (first.np, &mut first.c, &mut first.wt, &mut first.vt);
+                    sparse_bp4(&first.rows[this], delta, n, np, c, wt, vt, rule);
+                    if t + 1 < batches {
+                        first.cur = next;
+                        let x = Input::Pixels(&pixels[next][..sizes[next] * k]);
+                        self.forward_rows(x, sizes[next], buffers, alone, Some(dropout), 0);
+                    }
+                },
+            );
+            assert!(m_loaded <= capacity, "a mini-batch larger than the workspace");
+            ws.buffers.first.rows[loading] = rows;
+            pixels[loading] = bytes;
+            targets[loading] = y_rows;
+            sizes[loading] = m_loaded;
+            done();
+        }
+        ws.pixels = pixels;
+        ws.target_rows = targets;
+        self.store_first(ws);
     }
 
     /// Makes the workspace ready for steps on mini-batches of up to m examples.
@@ -1046,9 +1125,9 @@ pub struct Workspace<F> {
     input: Vec<F>,
     targets: Vec<F>,
     /// `update_mini_batches`' mini-batches as loaded, this one's then the
-    /// next's: pixel bytes, and targets as rows.
-    pixels: [Vec<u8>; 2],
-    target_rows: [Vec<F>; 2],
+    /// next two: pixel bytes, and targets as rows.
+    pixels: [Vec<u8>; 3],
+    target_rows: [Vec<F>; 3],
     pool: Pool,
     /// No helper: for work done while the helper is busy.
     alone: Pool,
@@ -1086,8 +1165,8 @@ struct FirstLayer<F> {
     /// w² transposed (n_1 × np), and momentum's velocity alike.
     wt: Vec<F>,
     vt: Vec<F>,
-    /// The lit inputs of this mini-batch (`rows[cur]`) and of the next.
-    rows: [SparseRows<F>; 2],
+    /// The lit inputs of this mini-batch (`rows[cur]`) and of the next two.
+    rows: [SparseRows<F>; 3],
     cur: usize,
     /// −(η/m) δ², rows padded to np with zeros.
     c: Vec<F>,
@@ -1360,7 +1439,7 @@ impl<F: NdFloat> Workspace<F> {
                     np: 0,
                     wt: Vec::new(),
                     vt: Vec::new(),
-                    rows: [SparseRows::new(), SparseRows::new()],
+                    rows: [SparseRows::new(), SparseRows::new(), SparseRows::new()],
                     cur: 0,
                     c: Vec::new(),
                 },
@@ -1371,8 +1450,8 @@ impl<F: NdFloat> Workspace<F> {
                 velocity_b: Vec::new(),
             },
             input: Vec::new(),
-            pixels: [Vec::new(), Vec::new()],
-            target_rows: [Vec::new(), Vec::new()],
+            pixels: [Vec::new(), Vec::new(), Vec::new()],
+            target_rows: [Vec::new(), Vec::new(), Vec::new()],
             targets: Vec::new(),
             pool,
             alone: Pool::new(1),
@@ -1405,8 +1484,8 @@ impl<F: NdFloat> Workspace<F> {
         self.back.deltas = buffers.activations.clone();
         self.input = Vec::new();
         self.targets = buffers.output_z.clone();
-        self.pixels = [vec![0; m * sizes[0]], vec![0; m * sizes[0]]];
-        self.target_rows = [self.targets.clone(), self.targets.clone()];
+        self.pixels = std::array::from_fn(|_| vec![0; m * sizes[0]]);
+        self.target_rows = std::array::from_fn(|_| self.targets.clone());
         self.dropout.masks = buffers.activations.clone();
         self.dropout.pre = buffers.activations.clone();
         self.capacity = m;
