@@ -1,18 +1,19 @@
 //! Speed: feedforward of a mini-batch, one mini-batch update (feedforward,
-//! backpropagation and the step), and one epoch of SGD over the 50,000
-//! training images, for the networks the issues track; and data loading.
+//! backpropagation and the step, timed over runs of 100 as training takes
+//! them), and one epoch of SGD over the 50,000 training images, for the
+//! networks the issues track; and data loading.
 //! Run with `cargo bench`; it reads the bundled MNIST.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayViewMut2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use nndl::network::Workspace;
+use nndl::network::{Rule, Workspace};
 use nndl::train::{Sgd, Silent};
 use nndl::{Dataset, Network, TrainConfig, load_mnist};
 
@@ -36,11 +37,15 @@ fn batch(data: &Dataset, m: usize) -> (Array2<f32>, Array2<f32>) {
     (x, y)
 }
 
+/// Mini-batches per timed run of `update_mini_batches`.
+const STEPS: u32 = 100;
+
 fn mini_batch(c: &mut Criterion) {
     let mnist = load_mnist(Path::new("data/mnist")).expect("bundled MNIST");
+    let data = &mnist.training;
     let mut group = c.benchmark_group("mini-batch");
     for (sizes, m, eta) in NETWORKS {
-        let (x, y) = batch(&mnist.training, m);
+        let (x, _) = batch(data, m);
         let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(1));
         let mut ws = Workspace::with_threads(sizes, m, 0);
         group.bench_function(format!("feedforward {}", name(sizes, m)), |b| {
@@ -48,13 +53,31 @@ fn mini_batch(c: &mut Criterion) {
                 black_box(net.feedforward_with(x.t(), &mut ws));
             })
         });
-        group.bench_function(format!("update {}", name(sizes, m)), |b| {
-            b.iter(|| net.update_mini_batch_with(black_box(x.t()), y.t(), eta as f32, &mut ws))
-        });
-        let mut one = Workspace::with_threads(sizes, m, 1);
-        group.bench_function(format!("update {}, 1 thread", name(sizes, m)), |b| {
-            b.iter(|| net.update_mini_batch_with(black_box(x.t()), y.t(), eta as f32, &mut one))
-        });
+        // One training step as an epoch takes it: mini-batch t of the first
+        // 100 (images t·m …), loaded as the epoch loads them.
+        let rule = Rule::sgd(eta as f32);
+        let load = |t: usize, pixels: &mut [u8], y: &mut [f32]| {
+            let indices: Vec<usize> = (t % 100 * m..(t % 100 + 1) * m).collect();
+            data.gather_pixels(&indices, 1, pixels);
+            if let Ok(y) = ArrayViewMut2::from_shape((m, data.classes), &mut y[..m * data.classes])
+            {
+                data.gather_targets(&indices, y.reversed_axes());
+            }
+            m
+        };
+        for threads in [0, 1] {
+            let mut ws = Workspace::with_threads(sizes, m, threads);
+            let what = if threads == 1 { ", 1 thread" } else { "" };
+            group.bench_function(format!("update {}{what}", name(sizes, m)), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        net.update_mini_batches(STEPS as usize, load, &rule, &mut ws, &mut || ());
+                    }
+                    start.elapsed() / STEPS
+                })
+            });
+        }
     }
     group.finish();
 }
