@@ -579,13 +579,23 @@ impl<F: NdFloat> Network<F> {
         let mut sizes = [0; 3];
         for t in 0..batches.min(2) {
             sizes[t] = load(t, &mut pixels[t], &mut targets[t]);
-            assert!(sizes[t] <= capacity, "a mini-batch larger than the workspace");
+            assert!(
+                sizes[t] <= capacity,
+                "a mini-batch larger than the workspace"
+            );
             ws.buffers.first.rows[t].fill_from_pixels(&pixels[t][..sizes[t] * k], k);
         }
         self.load_first(ws);
         ws.buffers.first.cur = 0;
         let x = Input::Pixels(&pixels[0][..sizes[0] * k]);
-        self.forward_rows(x, sizes[0], &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        self.forward_rows(
+            x,
+            sizes[0],
+            &mut ws.buffers,
+            &ws.pool,
+            Some(&mut ws.dropout),
+            0,
+        );
         for t in 0..batches {
             let (this, next, loading) = (t % 3, (t + 1) % 3, (t + 2) % 3);
             let m = sizes[this];
@@ -623,7 +633,10 @@ impl<F: NdFloat> Network<F> {
                     }
                 },
             );
-            assert!(m_loaded <= capacity, "a mini-batch larger than the workspace");
+            assert!(
+                m_loaded <= capacity,
+                "a mini-batch larger than the workspace"
+            );
             ws.buffers.first.rows[loading] = rows;
             pixels[loading] = bytes;
             targets[loading] = y_rows;
