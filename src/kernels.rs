@@ -230,14 +230,14 @@ pub(crate) fn has_avx512() -> bool {
     simd() >= Simd::Avx512
 }
 
-fn is_f32<F: Float>() -> bool {
+pub(crate) fn is_f32<F: Float>() -> bool {
     std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
 }
 
 /// Reinterprets a slice of F as f32.
 /// SAFETY (for callers): F is f32.
 #[cfg(target_arch = "x86_64")]
-unsafe fn f32s<F: Float>(x: &[F]) -> &[f32] {
+pub(crate) unsafe fn f32s<F: Float>(x: &[F]) -> &[f32] {
     // SAFETY: F and f32 are the same type, by the caller's word.
     unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
 }
@@ -245,7 +245,7 @@ unsafe fn f32s<F: Float>(x: &[F]) -> &[f32] {
 /// Reinterprets a mutable slice of F as f32.
 /// SAFETY (for callers): F is f32.
 #[cfg(target_arch = "x86_64")]
-unsafe fn f32s_mut<F: Float>(x: &mut [F]) -> &mut [f32] {
+pub(crate) unsafe fn f32s_mut<F: Float>(x: &mut [F]) -> &mut [f32] {
     // SAFETY: F and f32 are the same type, by the caller's word.
     unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) }
 }

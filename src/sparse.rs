@@ -14,6 +14,8 @@ use std::ops::Range;
 use ndarray::NdFloat as Float;
 
 use crate::kernels::madd;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::{f32s, f32s_mut, is_f32};
 
 /// Floats per chunk of a row: one AVX-512 vector, two AVX2 ones.
 pub const CHUNK: usize = 16;
@@ -100,9 +102,7 @@ impl<F: Float> SparseRows<F> {
             self.value.resize(m * k + CHUNK, F::zero());
         }
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::has_avx512()
-            && std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
-        {
+        if crate::kernels::has_avx512() && is_f32::<F>() {
             let mut len = 0;
             for image in pixels.chunks_exact(k) {
                 // SAFETY: the processor has AVX-512F; F is f32; the buffers
@@ -244,24 +244,10 @@ pub fn rank_update<F: Float>(x: &SparseRows<F>, c: &[F], wt: &mut [F], np: usize
 
 #[cfg(target_arch = "x86_64")]
 fn as_f32<F: Float>(x: &SparseRows<F>) -> Option<&SparseRows<f32>> {
-    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()).then(|| {
+    is_f32::<F>().then(|| {
         // SAFETY: F is f32.
         unsafe { &*(x as *const SparseRows<F>).cast::<SparseRows<f32>>() }
     })
-}
-
-/// SAFETY (for callers): F is f32.
-#[cfg(target_arch = "x86_64")]
-unsafe fn f32s<F: Float>(x: &[F]) -> &[f32] {
-    // SAFETY: by the caller's word.
-    unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
-}
-
-/// SAFETY (for callers): F is f32.
-#[cfg(target_arch = "x86_64")]
-unsafe fn f32s_mut<F: Float>(x: &mut [F]) -> &mut [f32] {
-    // SAFETY: by the caller's word.
-    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) }
 }
 
 /// The f32 kernels for rows of up to four vectors, in AVX-512 intrinsics:
