@@ -449,7 +449,8 @@ impl<F: NdFloat> Network<F> {
         let sparse = self.sparse_first();
         if sparse {
             let first = &mut ws.buffers.first;
-            first.rows[first.cur].fill_from_pixels(&pixels[0][..m * k], k);
+            first.cur = 0;
+            first.rows[0].fill_from_pixels(&pixels[0][..m * k], k);
             self.load_first(ws);
         }
         let x = Input::Pixels(&pixels[0][..m * k]);
@@ -1675,10 +1676,17 @@ mod tests {
     /// step at a time, whatever the threads, with a short last mini-batch.
     #[test]
     fn pipelined_steps_match_single_steps() {
-        let sizes = [784, 30, 10];
+        // A sparse first layer with small layers after it, a dense one, and
+        // a sparse one before a layer large enough to split. Mini-batches of
+        // 3 are too small to split: the dense pipeline passes between the
+        // fused and the plain first-layer step both ways.
+        for sizes in [&[784, 30, 10][..], &[784, 100, 10], &[784, 64, 256, 10]] {
+            pipelined_steps_match_single_steps_for(sizes);
+        }
+    }
+
+    fn pipelined_steps_match_single_steps_for(sizes: &[usize]) {
         let k = sizes[0];
-        // Mini-batches of 3 are too small to split: the pipeline passes between
-        // the fused and the plain first-layer step both ways.
         let sizes_of = [10, 10, 3, 10, 7];
         let total: usize = sizes_of.iter().sum();
         let pixels: Vec<u8> = (0..total * k).map(|i| ((i * 7919) % 256) as u8).collect();
@@ -1694,8 +1702,8 @@ mod tests {
             let rule = if plain { Rule::sgd(3.0) } else { rule };
             let mut results = Vec::new();
             for (threads, pipelined) in [(1, false), (1, true), (2, false), (2, true)] {
-                let mut net = Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(6));
-                let mut ws = Workspace::with_threads(&sizes, 10, threads);
+                let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6));
+                let mut ws = Workspace::with_threads(sizes, 10, threads);
                 ws.seed_dropout(3);
                 let batch = |t: usize| start(t)..start(t + 1);
                 if pipelined {
@@ -1726,9 +1734,14 @@ mod tests {
                 }
                 results.push(net);
             }
+            let start = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6));
+            assert!(
+                results[0].weights != start.weights,
+                "{sizes:?}: nothing moved"
+            );
             for other in &results[1..] {
-                assert_eq!(other.weights, results[0].weights);
-                assert_eq!(other.biases, results[0].biases);
+                assert_eq!(other.weights, results[0].weights, "{sizes:?}");
+                assert_eq!(other.biases, results[0].biases, "{sizes:?}");
             }
         }
     }
