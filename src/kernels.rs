@@ -183,6 +183,26 @@ fn scale_bytes_impl<F: Float, const FMA: bool>(src: &[u8], dst: &mut [F]) {
     }
 }
 
+/// v[i] = σ(v[i]) for every entry, as `activation::sigmoid` computes it
+/// (in f32 the same bits, eight or sixteen at a time).
+pub fn sigmoid<F: Float>(v: &mut [F]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() && is_f32::<F>() {
+        // SAFETY: F is f32; the processor has AVX2 (and AVX-512F where chosen).
+        unsafe {
+            let v = f32s_mut(v);
+            if has_avx512() {
+                avx512::sigmoid(v);
+            } else {
+                avx2::sigmoid(v);
+            }
+        }
+        return;
+    }
+    v.iter_mut()
+        .for_each(|x| *x = crate::activation::sigmoid(*x));
+}
+
 /// The instruction sets the kernels may use, best last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Simd {
@@ -713,6 +733,54 @@ mod avx2 {
         }
     }
 
+    /// `super::sigmoid` eight at a time: `activation::sigmoid_f32` lane for
+    /// lane, in the same multiplies and adds; the rest one at a time.
+    /// SAFETY (for callers): the processor has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn sigmoid(v: &mut [f32]) {
+        use crate::activation::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
+        let mut chunks = v.chunks_exact_mut(L);
+        for chunk in &mut chunks {
+            // SAFETY: the chunk holds 8 floats.
+            unsafe {
+                let z = _mm256_loadu_ps(chunk.as_ptr());
+                let x = _mm256_mul_ps(z, _mm256_set1_ps(-1.0));
+                let big = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.0));
+                let small = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-87.0));
+                let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
+                let x = _mm256_min_ps(
+                    _mm256_max_ps(x, _mm256_set1_ps(-87.0)),
+                    _mm256_set1_ps(88.0),
+                );
+                let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                    _mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
+                );
+                let r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(LN2_HI)));
+                let r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(LN2_LO)));
+                let mut p = _mm256_set1_ps(EXP_TAYLOR[7]);
+                for &c in EXP_TAYLOR[..7].iter().rev() {
+                    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(c));
+                }
+                let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+                    _mm256_cvtps_epi32(n),
+                    _mm256_set1_epi32(127),
+                ));
+                let e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+                let one = _mm256_set1_ps(1.0);
+                let s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+                let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(s, _mm256_set1_ps(1e-30));
+                let zero = _mm256_setzero_ps();
+                let s = _mm256_blendv_ps(s, zero, _mm256_or_ps(tiny, big));
+                let s = _mm256_blendv_ps(s, one, small);
+                let s = _mm256_blendv_ps(s, _mm256_set1_ps(f32::NAN), nan);
+                _mm256_storeu_ps(chunk.as_mut_ptr(), s);
+            }
+        }
+        for x in chunks.into_remainder() {
+            *x = sigmoid_f32(*x);
+        }
+    }
+
     f32_kernels!("avx2,fma");
 }
 
@@ -787,6 +855,53 @@ mod avx512 {
                 );
             }
             i += L;
+        }
+    }
+
+    /// `super::sigmoid` sixteen at a time: `activation::sigmoid_f32` lane
+    /// for lane, in the same multiplies and adds; the rest one at a time.
+    /// SAFETY (for callers): the processor has AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn sigmoid(v: &mut [f32]) {
+        use crate::activation::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
+        let mut chunks = v.chunks_exact_mut(L);
+        for chunk in &mut chunks {
+            // SAFETY: the chunk holds 16 floats.
+            unsafe {
+                let z = _mm512_loadu_ps(chunk.as_ptr());
+                let x = _mm512_mul_ps(z, _mm512_set1_ps(-1.0));
+                let big = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(88.0));
+                let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(-87.0));
+                let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+                let x = _mm512_min_ps(
+                    _mm512_max_ps(x, _mm512_set1_ps(-87.0)),
+                    _mm512_set1_ps(88.0),
+                );
+                let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                    _mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
+                );
+                let r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(LN2_HI)));
+                let r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(LN2_LO)));
+                let mut p = _mm512_set1_ps(EXP_TAYLOR[7]);
+                for &c in EXP_TAYLOR[..7].iter().rev() {
+                    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(c));
+                }
+                let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+                    _mm512_cvtps_epi32(n),
+                    _mm512_set1_epi32(127),
+                ));
+                let e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+                let one = _mm512_set1_ps(1.0);
+                let s = _mm512_div_ps(one, _mm512_add_ps(one, e));
+                let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(s, _mm512_set1_ps(1e-30));
+                let s = _mm512_mask_blend_ps(tiny | big, s, _mm512_setzero_ps());
+                let s = _mm512_mask_blend_ps(small, s, one);
+                let s = _mm512_mask_blend_ps(nan, s, _mm512_set1_ps(f32::NAN));
+                _mm512_storeu_ps(chunk.as_mut_ptr(), s);
+            }
+        }
+        for x in chunks.into_remainder() {
+            *x = sigmoid_f32(*x);
         }
     }
 
@@ -1265,6 +1380,42 @@ mod tests {
                     f64::from(b) / 255.0,
                     "{name}, f64, byte {b}"
                 );
+            }
+        }
+    }
+
+    /// Every build's σ against the scalar one, bit for bit, over the whole
+    /// range and its edges.
+    #[test]
+    fn sigmoid_builds_match_the_scalar_one() {
+        let mut z: Vec<f32> = (-240_000..240_000).map(|i| i as f32 * 0.000_5).collect();
+        z.extend([0.0, -0.0, 87.0, -87.0, 88.0, -88.0, 88.000_01, 1e30, -1e30]);
+        z.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1e-40]);
+        let scalar: Vec<u32> = z
+            .iter()
+            .map(|&x| crate::activation::sigmoid_f32(x).to_bits())
+            .collect();
+        let mut dispatched = z.clone();
+        sigmoid(&mut dispatched);
+        let mut builds: Vec<(&str, Vec<f32>)> = vec![("dispatched", dispatched)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut v = z.clone();
+                // SAFETY: the processor has AVX2 and FMA.
+                unsafe { avx2::sigmoid(&mut v) };
+                builds.push(("avx2", v));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut v = z.clone();
+                // SAFETY: the processor has AVX-512F.
+                unsafe { avx512::sigmoid(&mut v) };
+                builds.push(("avx512", v));
+            }
+        }
+        for (name, v) in builds {
+            for (i, (&got, &want)) in v.iter().zip(&scalar).enumerate() {
+                assert_eq!(got.to_bits(), want, "{name}: σ({}) = {got}", z[i]);
             }
         }
     }

@@ -927,7 +927,7 @@ impl<F: NdFloat> Network<F> {
             // writes it in BP4 would move its cache lines between the cores.
             sparse::affine(rows, 0..m, &first.wt, first.np, n, b, a);
             if self.layers() > 1 {
-                a.iter_mut().for_each(|v| *v = self.activation.f(*v));
+                self.activation.apply(a);
             }
             return;
         }
@@ -1319,7 +1319,7 @@ fn layer_block<F: NdFloat>(
 ) {
     kernels::affine(x, w, b, out, examples, neurons, k);
     if !last {
-        out.iter_mut().for_each(|v| *v = act.f(*v));
+        act.apply(out);
     }
 }
 
