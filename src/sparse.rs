@@ -31,6 +31,8 @@ pub struct SparseRows<F> {
     index: Vec<u32>,
     value: Vec<F>,
     k: usize,
+    /// b / 255 for every byte b, made once: the portable scan's values.
+    pixel_values: Box<[F; 256]>,
 }
 
 impl<F: Float> Default for SparseRows<F> {
@@ -47,6 +49,7 @@ impl<F: Float> SparseRows<F> {
             index: Vec::new(),
             value: Vec::new(),
             k: 0,
+            pixel_values: Box::new(pixel_values()),
         }
     }
 
@@ -115,12 +118,13 @@ impl<F: Float> SparseRows<F> {
             }
             return;
         }
-        self.fill_portably(pixels, k, &pixel_values());
+        self.fill_portably(pixels, k);
     }
 
     /// `fill_from_pixels` in plain code, eight bytes at a time; `self` is
     /// cleared with room for every pixel.
-    fn fill_portably(&mut self, pixels: &[u8], k: usize, table: &[F; 256]) {
+    fn fill_portably(&mut self, pixels: &[u8], k: usize) {
+        let table = &*self.pixel_values;
         let mut len = 0;
         for image in pixels.chunks_exact(k) {
             let (index, value) = (&mut self.index[..], &mut self.value[..]);
@@ -612,7 +616,7 @@ mod tests {
         let mut portable = SparseRows::<f32>::new();
         portable.fill_from_pixels(&pixels, k);
         portable.starts = vec![0];
-        portable.fill_portably(&pixels, k, &pixel_values());
+        portable.fill_portably(&pixels, k);
         assert_eq!(from_pixels.len(), 3);
         for i in 0..3 {
             assert_eq!(from_pixels.example(i), from_values.example(i));
