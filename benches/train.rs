@@ -46,7 +46,7 @@ fn mini_batch(c: &mut Criterion) {
     let mut group = c.benchmark_group("mini-batch");
     for (sizes, m, eta) in NETWORKS {
         let (x, _) = batch(data, m);
-        let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(1));
+        let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
         let mut ws = Workspace::with_threads(sizes, m, 0);
         group.bench_function(format!("feedforward {}", name(sizes, m)), |b| {
             b.iter(|| {
@@ -95,7 +95,7 @@ fn epoch(c: &mut Criterion) {
             eta,
             ..TrainConfig::chapter(1)
         };
-        let mut sgd = Sgd::<f32>::new(&config, &mnist.training);
+        let mut sgd = Sgd::<f32>::new(&config, &mnist.training).unwrap();
         group.bench_function(format!("SGD over 50,000 images {}", name(sizes, m)), |b| {
             b.iter(|| sgd.epoch(&mut Silent))
         });

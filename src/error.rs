@@ -12,6 +12,8 @@ pub enum Error {
     Io { path: PathBuf, source: io::Error },
     /// A file was read but its content is wrong.
     Invalid { path: PathBuf, message: String },
+    /// A network's layer sizes are refused: empty, or too large for memory.
+    Size(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -43,7 +45,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) => f.write_str(message),
+            Error::Usage(message) | Error::Size(message) => f.write_str(message),
             Error::Io { path, source } => {
                 let what = match source.kind() {
                     io::ErrorKind::NotFound => "no such file".to_string(),

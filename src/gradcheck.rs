@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Activation;
 use crate::cost::Cost;
+use crate::error::Error;
 
 use crate::network::{Gradient, Init, Network};
 
@@ -139,9 +140,9 @@ pub fn check(
     cost: Cost,
     batch_size: usize,
     seed: u64,
-) -> Check {
+) -> Result<Check, Error> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut net = Network::<f64>::initialised(sizes, Init::Scaled, &mut rng);
+    let mut net = Network::<f64>::initialised(sizes, Init::Scaled, &mut rng)?;
     net.activation = activation;
     net.cost = cost;
     let (n_in, n_out) = (sizes[0], sizes[sizes.len() - 1]);
@@ -168,10 +169,10 @@ pub fn check(
     let numeric = numerical_gradient(&net, x.view(), y.view());
     let numerical_seconds = start.elapsed().as_secs_f64();
     let parameters: usize = sizes.windows(2).map(|w| w[1] * (w[0] + 1)).sum();
-    Check {
+    Ok(Check {
         max_relative_error: max_relative_error(&analytic, &numeric),
         backprop_seconds,
         numerical_seconds,
         forward_passes: 6 * parameters,
-    }
+    })
 }

@@ -27,6 +27,7 @@ pub fn affine<F: Float>(a: &[F], w: &[F], b: &[F], z: &mut [F], m: usize, n: usi
                 // SAFETY: as below, and the processor has AVX-512F.
                 return unsafe { avx512::affine(f32s(a), f32s(w), f32s(b), f32s_mut(z), m, n, k) };
             }
+            // SAFETY: F is f32 and the processor has AVX2 and FMA (above).
             return unsafe { avx2::affine(f32s(a), f32s(w), f32s(b), f32s_mut(z), m, n, k) };
         }
         // SAFETY: the processor has AVX2 and FMA.
@@ -48,6 +49,7 @@ pub fn back<F: Float>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k:
                 // SAFETY: as below, and the processor has AVX-512F.
                 return unsafe { avx512::back(f32s(d), f32s(w), f32s_mut(d_prev), m, n, k) };
             }
+            // SAFETY: F is f32 and the processor has AVX2 and FMA (above).
             return unsafe { avx2::back(f32s(d), f32s(w), f32s_mut(d_prev), m, n, k) };
         }
         // SAFETY: the processor has AVX2 and FMA.
@@ -58,6 +60,7 @@ pub fn back<F: Float>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k:
 
 /// w[j][k] += Σ_i c[i][j] a[i][k]: c is (m, n), a is (m, k), w is (n, k).
 /// BP4 summed over the mini-batch and added to the weights in one pass.
+#[cfg(test)]
 pub fn rank_update<F: Float>(c: &[F], a: &[F], w: &mut [F], m: usize, n: usize, k: usize) {
     rank_update_rows(c, a, w, m, n, k, 0..n, F::one())
 }
@@ -97,6 +100,7 @@ pub fn rank_update_rows<F: Float>(
                     )
                 };
             }
+            // SAFETY: F is f32 and the processor has AVX2 and FMA (above).
             return unsafe {
                 avx2::rank_update(
                     f32s(c),
@@ -1188,8 +1192,11 @@ mod tests {
                 // SAFETY (each closure): the processor has AVX2 and FMA.
                 builds.push(F32Kernels {
                     name: "avx2",
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     affine: |a, w, b, z, m, n, k| unsafe { avx2::affine(a, w, b, z, m, n, k) },
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     back: |d, w, p, m, n, k| unsafe { avx2::back(d, w, p, m, n, k) },
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     rank_update: |c, a, w, m, n, k, r, s| unsafe {
                         avx2::rank_update(c, a, w, m, n, k, r, s)
                     },
@@ -1199,8 +1206,11 @@ mod tests {
                 // SAFETY (each closure): the processor has AVX-512F, AVX2 and FMA.
                 builds.push(F32Kernels {
                     name: "avx512",
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     affine: |a, w, b, z, m, n, k| unsafe { avx512::affine(a, w, b, z, m, n, k) },
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     back: |d, w, p, m, n, k| unsafe { avx512::back(d, w, p, m, n, k) },
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     rank_update: |c, a, w, m, n, k, r, s| unsafe {
                         avx512::rank_update(c, a, w, m, n, k, r, s)
                     },
@@ -1354,14 +1364,18 @@ mod tests {
             // SAFETY (each closure): the processor has AVX2 and FMA.
             builds.push((
                 "avx2",
+                // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                 |s, d| unsafe { avx2::scale_bytes(s, d) },
+                // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                 |s, d| unsafe { x86::scale_bytes(s, d) },
             ));
             if std::is_x86_feature_detected!("avx512f") {
                 // SAFETY: and AVX-512F.
                 builds.push((
                     "avx512",
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     |s, d| unsafe { avx512::scale_bytes(s, d) },
+                    // SAFETY: the features were detected above; the tests pass the sizes the kernels assert.
                     |s, d| unsafe { x86::scale_bytes(s, d) },
                 ));
             }

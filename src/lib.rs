@@ -9,17 +9,19 @@
 //! - [`model`]: network2.py-compatible JSON model files.
 //! - [`image_input`]: a picture of a digit made into MNIST's form.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod activation;
 pub mod cost;
 pub mod data;
 pub mod error;
 pub mod gradcheck;
 pub mod image_input;
-pub mod kernels;
+mod kernels;
 pub mod model;
 pub mod network;
-pub mod parallel;
-pub mod sparse;
+mod parallel;
+mod sparse;
 pub mod train;
 
 pub use activation::Activation;

@@ -646,7 +646,7 @@ fn train_and_save<F: NdFloat>(
     progress: &mut Progress,
     out: &Path,
 ) -> Result<(EpochReport, f64, Stop, usize)> {
-    let outcome = nndl::train::<F>(config, training, validation, test, progress);
+    let outcome = nndl::train::<F>(config, training, validation, test, progress)?;
     model::save(&outcome.best, out)?;
     Ok((
         outcome.best_report().clone(),
@@ -704,7 +704,7 @@ fn run_gradcheck(args: GradcheckArgs) -> Result<()> {
     );
     let mut worst: f64 = 0.0;
     for (activation, cost) in combinations {
-        let check = nndl::gradcheck::check(sizes, activation, cost, args.batch_size, args.seed);
+        let check = nndl::gradcheck::check(sizes, activation, cost, args.batch_size, args.seed)?;
         worst = worst.max(check.max_relative_error);
         say!(
             "{} neurons, {} output, {} cost: max relative error: {:.1e}  backprop {}  finite differences {} ({} forward passes)  ratio {:.0}×",

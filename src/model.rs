@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn round_trips_exactly() {
-        let mut net = Network::<f64>::new(&[4, 3, 2], &mut ChaCha8Rng::seed_from_u64(3));
+        let mut net = Network::<f64>::new(&[4, 3, 2], &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
         net.activation = Activation::Tanh;
         net.cost = Cost::CrossEntropy;
         let back = from_json(&to_json(&net).unwrap()).unwrap();
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn softmax_models_say_so() {
-        let mut net = Network::<f64>::new(&[3, 2], &mut ChaCha8Rng::seed_from_u64(3));
+        let mut net = Network::<f64>::new(&[3, 2], &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
         net.cost = Cost::LogLikelihood;
         let text = to_json(&net).unwrap();
         assert!(
@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn refuses_to_save_a_diverged_network() {
-        let mut net = Network::<f64>::new(&[2, 1], &mut ChaCha8Rng::seed_from_u64(3));
+        let mut net = Network::<f64>::new(&[2, 1], &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
         net.weights[0][[0, 0]] = f64::NAN;
         assert!(to_json(&net).is_err());
     }

@@ -22,6 +22,54 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::Dataset;
+use crate::error::Error;
+
+/// Refuses layer sizes before anything is allocated: fewer than two
+/// layers, an empty layer, or more parameters (of `float_bytes` each) than
+/// fit this machine's memory, where the buffers of training hold about
+/// four copies of them.
+pub fn check_sizes(sizes: &[usize], float_bytes: usize) -> Result<(), Error> {
+    if sizes.len() < 2 {
+        return Err(Error::Size(format!(
+            "layers {sizes:?}: need at least an input and an output layer"
+        )));
+    }
+    if let Some(l) = sizes.iter().position(|&n| n == 0) {
+        return Err(Error::Size(format!(
+            "layers {sizes:?}: layer {} has no neurons",
+            l + 1
+        )));
+    }
+    let parameters = sizes.windows(2).try_fold(0usize, |sum, s| {
+        s[0].checked_add(1)?.checked_mul(s[1])?.checked_add(sum)
+    });
+    let bytes = parameters.and_then(|p| p.checked_mul(4 * float_bytes));
+    let memory = physical_memory();
+    match (parameters, bytes) {
+        (Some(_), Some(b)) if memory.is_none_or(|mem| b <= mem) => Ok(()),
+        _ => {
+            let parameters = sizes
+                .windows(2)
+                .map(|s| (s[0] as f64 + 1.0) * s[1] as f64)
+                .sum::<f64>();
+            let gb = parameters * (4 * float_bytes) as f64 / 1e9;
+            let have = memory.map_or(String::new(), |m| {
+                format!(" (this machine has {:.1} GB)", m as f64 / 1e9)
+            });
+            Err(Error::Size(format!(
+                "network too large: {parameters:.0} parameters, {gb:.1} GB to train{have}"
+            )))
+        }
+    }
+}
+
+/// Total memory in bytes, where the system says (Linux).
+fn physical_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
 
 /// How the weights and biases start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,15 +148,21 @@ const EVAL_CHUNK: usize = 1000;
 
 impl<F: NdFloat> Network<F> {
     /// A network of sigmoid neurons with quadratic cost, as network.py makes
-    /// it: every bias and weight drawn from N(0, 1), biases first.
-    pub fn new<R: Rng + ?Sized>(sizes: &[usize], rng: &mut R) -> Self {
+    /// it: every bias and weight drawn from N(0, 1), biases first. Refuses
+    /// sizes that `check_sizes` refuses.
+    pub fn new<R: Rng + ?Sized>(sizes: &[usize], rng: &mut R) -> Result<Self, Error> {
         Self::initialised(sizes, Init::Normal, rng)
     }
 
     /// A network of sigmoid neurons with quadratic cost, initialised by
     /// `init`. Every scheme draws the same N(0, 1) numbers in the same order
     /// (biases, then weights) and scales them.
-    pub fn initialised<R: Rng + ?Sized>(sizes: &[usize], init: Init, rng: &mut R) -> Self {
+    pub fn initialised<R: Rng + ?Sized>(
+        sizes: &[usize],
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        check_sizes(sizes, std::mem::size_of::<F>())?;
         let mut normal = || -> F {
             let x: f64 = StandardNormal.sample(rng);
             F::from(x).unwrap_or_else(F::zero)
@@ -125,13 +179,13 @@ impl<F: NdFloat> Network<F> {
                 Array2::from_shape_simple_fn((w[1], w[0]), || normal() * scale)
             })
             .collect();
-        Network {
+        Ok(Network {
             sizes: sizes.to_vec(),
             weights,
             biases,
             activation: Activation::Sigmoid,
             cost: Cost::Quadratic,
-        }
+        })
     }
 
     /// A network from its parts, checking every shape against `sizes`.
@@ -142,11 +196,7 @@ impl<F: NdFloat> Network<F> {
         activation: Activation,
         cost: Cost,
     ) -> Result<Self, String> {
-        if sizes.len() < 2 || sizes.contains(&0) {
-            return Err(format!(
-                "sizes {sizes:?}: need at least two layers, none empty"
-            ));
-        }
+        check_sizes(&sizes, std::mem::size_of::<F>()).map_err(|e| e.to_string())?;
         let layers = sizes.len() - 1;
         if weights.len() != layers || biases.len() != layers {
             return Err(format!(
@@ -1436,11 +1486,11 @@ impl<F: NdFloat> Workspace<F> {
     /// As `new`, with `threads` threads in all (0: one per core). The
     /// results are the same for any number.
     pub fn with_threads(sizes: &[usize], capacity: usize, threads: usize) -> Self {
-        let pool = if threads == 0 {
-            Pool::for_machine()
+        let pool = Pool::new(if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
-            Pool::new(threads)
-        };
+            threads
+        });
         let mut ws = Workspace {
             capacity: 0,
             buffers: Buffers {
@@ -1557,8 +1607,40 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     #[test]
+    fn bad_sizes_are_refused_with_a_message() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let err = Network::<f32>::new(&[784, 0, 10], &mut rng).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layers [784, 0, 10]: layer 2 has no neurons"
+        );
+        let err = Network::<f32>::new(&[784], &mut rng).unwrap_err();
+        assert!(err.to_string().contains("at least an input and an output"));
+        let err = Network::<f64>::new(&[1 << 20, 1 << 20, 10], &mut rng).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "network too large: {} parameters, ",
+                ((1u64 << 20) + 1) * (1 << 20) + ((1 << 20) + 1) * 10
+            )),
+            "{err}"
+        );
+        let err = Network::<f64>::new(&[usize::MAX, 2], &mut rng).unwrap_err();
+        assert!(err.to_string().starts_with("network too large"), "{err}");
+        assert!(
+            Network::<f64>::from_parts(
+                vec![3, 0],
+                vec![],
+                vec![],
+                Activation::Sigmoid,
+                Cost::Quadratic
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn shapes_follow_sizes() {
-        let net = Network::<f64>::new(&[5, 4, 3], &mut ChaCha8Rng::seed_from_u64(1));
+        let net = Network::<f64>::new(&[5, 4, 3], &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
         assert_eq!(net.weights[0].dim(), (4, 5));
         assert_eq!(net.weights[1].dim(), (3, 4));
         assert_eq!(net.biases[0].len(), 4);
@@ -1572,10 +1654,13 @@ mod tests {
     fn initialisations_scale_the_same_draws() {
         let sizes = [400, 100, 10];
         let normal =
-            Network::<f64>::initialised(&sizes, Init::Normal, &mut ChaCha8Rng::seed_from_u64(8));
+            Network::<f64>::initialised(&sizes, Init::Normal, &mut ChaCha8Rng::seed_from_u64(8))
+                .unwrap();
         let scaled =
-            Network::<f64>::initialised(&sizes, Init::Scaled, &mut ChaCha8Rng::seed_from_u64(8));
-        let he = Network::<f64>::initialised(&sizes, Init::He, &mut ChaCha8Rng::seed_from_u64(8));
+            Network::<f64>::initialised(&sizes, Init::Scaled, &mut ChaCha8Rng::seed_from_u64(8))
+                .unwrap();
+        let he = Network::<f64>::initialised(&sizes, Init::He, &mut ChaCha8Rng::seed_from_u64(8))
+            .unwrap();
         assert_eq!(normal.biases, scaled.biases);
         assert!(he.biases.iter().all(|b| b.iter().all(|&x| x == 0.0)));
         for (l, &n_in) in sizes[..2].iter().enumerate() {
@@ -1593,7 +1678,7 @@ mod tests {
 
     #[test]
     fn from_parts_names_the_bad_layer() {
-        let net = Network::<f64>::new(&[5, 4, 3], &mut ChaCha8Rng::seed_from_u64(1));
+        let net = Network::<f64>::new(&[5, 4, 3], &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
         let mut weights = net.weights.clone();
         weights[1] = Array2::zeros((3, 5));
         let err = Network::from_parts(
@@ -1609,7 +1694,7 @@ mod tests {
 
     #[test]
     fn batch_feedforward_matches_column_by_column() {
-        let net = Network::<f64>::new(&[6, 5, 4], &mut ChaCha8Rng::seed_from_u64(2));
+        let net = Network::<f64>::new(&[6, 5, 4], &mut ChaCha8Rng::seed_from_u64(2)).unwrap();
         let x = Array2::from_shape_fn((6, 3), |(i, j)| (i as f64 - j as f64) / 4.0);
         let (_, a) = net.feedforward_batch(x.view());
         for (j, col) in x.columns().into_iter().enumerate() {
@@ -1641,7 +1726,8 @@ mod tests {
         for rule in rules {
             let mut results = Vec::new();
             for (threads, bytes) in [(1, false), (1, true), (2, false), (2, true)] {
-                let mut net = Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5));
+                let mut net =
+                    Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
                 let mut ws = Workspace::with_threads(&sizes, m, threads);
                 ws.seed_dropout(9);
                 for step in 0..3 {
@@ -1662,7 +1748,9 @@ mod tests {
             }
             assert!(
                 results[0].weights
-                    != Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).weights
+                    != Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5))
+                        .unwrap()
+                        .weights
             );
             for other in &results[1..] {
                 assert_eq!(other.weights, results[0].weights);
@@ -1702,7 +1790,8 @@ mod tests {
             let rule = if plain { Rule::sgd(3.0) } else { rule };
             let mut results = Vec::new();
             for (threads, pipelined) in [(1, false), (1, true), (2, false), (2, true)] {
-                let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6));
+                let mut net =
+                    Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
                 let mut ws = Workspace::with_threads(sizes, 10, threads);
                 ws.seed_dropout(3);
                 let batch = |t: usize| start(t)..start(t + 1);
@@ -1734,7 +1823,7 @@ mod tests {
                 }
                 results.push(net);
             }
-            let start = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6));
+            let start = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
             assert!(
                 results[0].weights != start.weights,
                 "{sizes:?}: nothing moved"
@@ -1748,7 +1837,7 @@ mod tests {
 
     #[test]
     fn kernel_feedforward_matches_the_ndarray_one() {
-        let net = Network::<f64>::new(&[37, 21, 5], &mut ChaCha8Rng::seed_from_u64(4));
+        let net = Network::<f64>::new(&[37, 21, 5], &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
         let x = Array2::from_shape_fn((37, 9), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 11.0);
         let (_, reference) = net.feedforward_batch(x.view());
         let mut ws = Workspace::new(&net.sizes, 4);

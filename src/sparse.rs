@@ -64,10 +64,6 @@ impl<F: Float> SparseRows<F> {
         self.starts.len().saturating_sub(1)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn clear(&mut self, k: usize) {
         self.starts.clear();
         self.index.clear();
@@ -78,8 +74,10 @@ impl<F: Float> SparseRows<F> {
 
     /// The rows of `values` (m × k, row-major), without their zeros.
     pub fn fill_from_values(&mut self, values: &[F], k: usize) {
+        // k ≥ 1 whenever an index is stored: every index is below `self.k`.
+        let k = k.max(1);
         self.clear(k);
-        for row in values.chunks_exact(k.max(1)) {
+        for row in values.chunks_exact(k) {
             for (j, &v) in row.iter().enumerate() {
                 if v != F::zero() {
                     self.index.push(j as u32);
@@ -203,7 +201,10 @@ pub fn affine<F: Float>(
     b: &[F],
     z: &mut [F],
 ) {
-    assert!(n <= np && np.is_multiple_of(CHUNK) && b.len() >= n && examples.end <= x.len());
+    // The kernels read a whole row of np ≥ CHUNK floats of `wt` for every
+    // lit input, at its index (< x.k, as SparseRows keeps it).
+    assert!(n <= np && np >= CHUNK && np.is_multiple_of(CHUNK));
+    assert!(b.len() >= n && examples.start <= examples.end && examples.end <= x.len());
     assert!(z.len() >= examples.len() * n && x.k * np <= wt.len());
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::has_avx2_fma() {
@@ -227,7 +228,9 @@ pub fn affine<F: Float>(
 /// the examples in order, over the lit inputs only (as a zero input adds
 /// nothing). `c` is (m × np), −(η/m) δ padded with zeros.
 pub fn rank_update<F: Float>(x: &SparseRows<F>, c: &[F], wt: &mut [F], np: usize, scale: F) {
-    assert!(np.is_multiple_of(CHUNK) && c.len() >= x.len() * np && x.k * np <= wt.len());
+    // As in `affine`: a whole row of np ≥ CHUNK floats per lit input.
+    assert!(np >= CHUNK && np.is_multiple_of(CHUNK));
+    assert!(c.len() >= x.len() * np && x.k * np <= wt.len());
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::has_avx2_fma() {
         // SAFETY: the processor has AVX2 and FMA (and AVX-512F where chosen);
@@ -598,6 +601,34 @@ fn rank_update_impl<F: Float, const FMA: bool>(
 
 #[cfg(test)]
 mod tests {
+    /// Sizes that once reached the kernels' unchecked loads are refused.
+    #[test]
+    #[should_panic]
+    fn an_empty_input_width_is_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0], 0);
+        let mut z = [0.0f32; 1];
+        affine(&rows, 0..1, &[], 16, 1, &[0.0], &mut z);
+    }
+
+    #[test]
+    #[should_panic]
+    fn rows_of_no_floats_are_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0], 1);
+        let mut z = [0.0f32; 1];
+        affine(&rows, 0..1, &[], 0, 0, &[], &mut z);
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_short_update_matrix_is_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0, 0.0], 2);
+        let mut wt = vec![0.0f32; 16];
+        rank_update(&rows, &[0.0; 16], &mut wt, 16, 1.0);
+    }
+
     use super::*;
 
     #[test]

@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
+use crate::error::Result;
 use crate::kernels;
 use crate::network::{Init, Network, Rule, Workspace};
 
@@ -182,9 +183,9 @@ pub struct Sgd<'a, F> {
 
 impl<'a, F: NdFloat> Sgd<'a, F> {
     /// A fresh network for `config`, initialised from its seed.
-    pub fn new(config: &TrainConfig, training: &'a Dataset) -> Self {
+    pub fn new(config: &TrainConfig, training: &'a Dataset) -> Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut net = Network::<F>::initialised(&config.sizes, config.init, &mut rng);
+        let mut net = Network::<F>::initialised(&config.sizes, config.init, &mut rng)?;
         net.activation = config.activation;
         net.cost = config.cost;
         let m = config.batch_size.max(1);
@@ -195,7 +196,7 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
         let mut workspace = Workspace::with_threads(&config.sizes, m, config.threads);
         // Dropout draws from its own generator, so it does not disturb shuffling.
         workspace.seed_dropout(config.seed ^ 0x0005_eedd_40f0_u64);
-        Sgd {
+        Ok(Sgd {
             net,
             training,
             rule: Rule {
@@ -221,7 +222,7 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
                 }
             ],
             workspace,
-        }
+        })
     }
 
     /// Mini-batches per epoch.
@@ -292,9 +293,9 @@ pub fn train<F: NdFloat>(
     validation: &Dataset,
     test: &Dataset,
     observer: &mut dyn Observer,
-) -> Outcome<F> {
+) -> Result<Outcome<F>> {
     let start = Instant::now();
-    let mut sgd = Sgd::<F>::new(config, training);
+    let mut sgd = Sgd::<F>::new(config, training)?;
     let mut history: Vec<EpochReport> = Vec::with_capacity(config.epochs);
     let mut best = (sgd.net.clone(), 0, 0);
     let eta_floor = config.eta / 128.0;
@@ -377,11 +378,11 @@ pub fn train<F: NdFloat>(
             }
         }
     }
-    Outcome {
+    Ok(Outcome {
         best: best.0,
         best_epoch: best.1,
         history,
         stop,
         seconds: start.elapsed().as_secs_f64(),
-    }
+    })
 }

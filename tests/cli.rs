@@ -184,6 +184,12 @@ fn bad_flags_are_usage_errors() {
         &["--train-size"],
     );
     fails(&["train", "--bogus"], 2, &["--bogus"]);
+    // Too large for memory: refused before anything is allocated, exit 1.
+    fails(
+        &["train", "--hidden", "3000000,3000000", "--out", o],
+        1,
+        &["network too large", "parameters", "GB"],
+    );
     fails(&["frobnicate"], 2, &["frobnicate"]);
     fails(&["evaluate", "--split", "dev"], 2, &["--split"]);
     fails(&["predict"], 2, &["MODEL"]);

@@ -12,7 +12,7 @@ use nndl::{Activation, Cost, Network};
 /// A random network and mini-batch: inputs in [0, 1], targets one-hot.
 fn setup(sizes: &[usize], m: usize, seed: u64) -> (Network<f64>, Array2<f64>, Array2<f64>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let net = Network::new(sizes, &mut rng);
+    let net = Network::new(sizes, &mut rng).unwrap();
     let x = Array2::from_shape_fn((sizes[0], m), |_| rng.random::<f64>());
     let n_out = sizes[sizes.len() - 1];
     let labels: Vec<usize> = (0..m).map(|_| rng.random_range(0..n_out)).collect();

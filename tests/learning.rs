@@ -12,7 +12,7 @@ use nndl::train::{Silent, Stop};
 use nndl::{Cost, Network, TrainConfig, load_mnist};
 
 fn tiny() -> (Network<f64>, Array2<f64>, Array2<f64>) {
-    let mut net = Network::<f64>::new(&[3, 2], &mut ChaCha8Rng::seed_from_u64(21));
+    let mut net = Network::<f64>::new(&[3, 2], &mut ChaCha8Rng::seed_from_u64(21)).unwrap();
     net.cost = Cost::CrossEntropy;
     let x = ndarray::array![[0.2, 0.9], [0.5, 0.1], [1.0, 0.4]];
     let y = ndarray::array![[1.0, 0.0], [0.0, 1.0]];
@@ -90,7 +90,7 @@ fn momentum_carries_velocity_between_steps() {
 #[test]
 fn dropout_zeroes_some_hidden_neurons_and_keeps_the_rest_unbiased() {
     // With p = 0.5 a step differs from the plain one; with p = 0 it does not.
-    let mut net = Network::<f64>::new(&[4, 50, 2], &mut ChaCha8Rng::seed_from_u64(3));
+    let mut net = Network::<f64>::new(&[4, 50, 2], &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
     net.cost = Cost::CrossEntropy;
     let x = Array2::from_shape_fn((4, 2), |(i, j)| ((i + j) % 3) as f64 / 2.0 + 0.1);
     let y = Array2::from_shape_fn((2, 2), |(i, j)| ((i + j) % 2) as f64);
@@ -142,7 +142,7 @@ fn early_stopping_and_the_eta_schedule_act_on_validation_plateaus() {
         early_stop: Some(2),
         ..TrainConfig::chapter(7)
     };
-    let outcome = nndl::train::<f32>(&config, &training, &validation, &test, &mut Silent);
+    let outcome = nndl::train::<f32>(&config, &training, &validation, &test, &mut Silent).unwrap();
     let accuracies: Vec<usize> = outcome
         .history
         .iter()
@@ -181,7 +181,7 @@ fn early_stopping_and_the_eta_schedule_act_on_validation_plateaus() {
         halve_on_plateau: Some(1),
         ..TrainConfig::chapter(7)
     };
-    let outcome = nndl::train::<f32>(&config, &training, &validation, &test, &mut Silent);
+    let outcome = nndl::train::<f32>(&config, &training, &validation, &test, &mut Silent).unwrap();
     assert_eq!(outcome.stop, Stop::EtaFloor);
     let mut best_so_far = 0;
     for pair in outcome.history.windows(2) {
