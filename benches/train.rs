@@ -13,9 +13,8 @@ use ndarray::{Array2, ArrayViewMut2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use nndl::network::{Rule, Workspace};
 use nndl::train::{Sgd, Silent};
-use nndl::{Dataset, Network, TrainConfig, load_mnist};
+use nndl::{Dataset, Network, Rule, TrainConfig, Trainer, load_mnist};
 
 /// (sizes, mini-batch, η).
 const NETWORKS: [(&[usize], usize, f64); 3] = [
@@ -47,10 +46,10 @@ fn mini_batch(c: &mut Criterion) {
     for (sizes, m, eta) in NETWORKS {
         let (x, _) = batch(data, m);
         let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
-        let mut ws = Workspace::with_threads(sizes, m, 0);
+        let mut ws = Trainer::new(sizes, m, 0);
         group.bench_function(format!("feedforward {}", name(sizes, m)), |b| {
             b.iter(|| {
-                black_box(net.feedforward_with(x.t(), &mut ws));
+                black_box(ws.feedforward(&net, x.t()));
             })
         });
         // One training step as an epoch takes it: mini-batch t of the first
@@ -66,13 +65,13 @@ fn mini_batch(c: &mut Criterion) {
             m
         };
         for threads in [0, 1] {
-            let mut ws = Workspace::with_threads(sizes, m, threads);
+            let mut ws = Trainer::new(sizes, m, threads);
             let what = if threads == 1 { ", 1 thread" } else { "" };
             group.bench_function(format!("update {}{what}", name(sizes, m)), |b| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        net.update_mini_batches(STEPS as usize, load, &rule, &mut ws, &mut || ());
+                        ws.steps(&mut net, STEPS as usize, load, &rule, &mut || ());
                     }
                     start.elapsed() / STEPS
                 })
@@ -100,7 +99,7 @@ fn epoch(c: &mut Criterion) {
             b.iter(|| sgd.epoch(&mut Silent))
         });
         group.bench_function(format!("evaluate 10,000 images {}", name(sizes, m)), |b| {
-            b.iter(|| black_box(sgd.net.evaluate(&mnist.test)))
+            b.iter(|| black_box(sgd.evaluate(&mnist.test)))
         });
     }
     group.finish();

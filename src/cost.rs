@@ -59,10 +59,7 @@ impl Cost {
     /// example's outputs lie (0 for one column per example).
     pub fn output_layer<F: NdFloat>(self, mut z: ArrayViewMut2<F>, neurons: Axis) {
         match self.output() {
-            Output::Sigmoid => match z.as_slice_mut() {
-                Some(z) => crate::kernels::sigmoid(z),
-                None => z.mapv_inplace(sigmoid),
-            },
+            Output::Sigmoid => z.mapv_inplace(sigmoid),
             Output::Softmax => {
                 for mut lane in z.lanes_mut(neurons) {
                     // Shifted by the largest z: e^z cannot overflow.

@@ -12,7 +12,6 @@ use flate2::read::GzDecoder;
 use ndarray::{ArrayViewMut2, NdFloat};
 
 use crate::error::{Error, Result};
-use crate::kernels;
 
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
@@ -107,14 +106,6 @@ impl Dataset {
     /// chapter's X = [x_1 … x_m].
     pub fn gather_images<F: NdFloat>(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
         let scale = pixel_table::<F>();
-        let p = self.pixels();
-        if let Some(rows) = x.as_slice_mut() {
-            // The same quotients as the table, computed in vector registers.
-            for (row, &i) in rows.chunks_exact_mut(p).zip(indices) {
-                kernels::scale_bytes(self.image(i), row);
-            }
-            return;
-        }
         for (mut row, &i) in x.rows_mut().into_iter().zip(indices) {
             for (v, &b) in row.iter_mut().zip(self.image(i)) {
                 *v = scale[b as usize];

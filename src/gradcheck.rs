@@ -15,7 +15,8 @@ use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::error::Error;
 
-use crate::network::{Gradient, Init, Network};
+use crate::init::Init;
+use crate::network::{Gradient, Network};
 
 /// Step for the seven-point difference: rounding error ~1e-16·C/ε and
 /// truncation ~ε⁶ balance near 1e-2.

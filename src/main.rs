@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, NdFloat};
 
+use nndl::Init;
 use nndl::model::Precision;
-use nndl::network::Init;
 use nndl::train::{EpochReport, Monitor, Observer, Stop};
 use nndl::{Activation, Cost};
 use nndl::{Error, Network, Result, TrainConfig, image_input, load_mnist, model};
@@ -188,6 +188,9 @@ struct EvaluateArgs {
     /// Which split to score
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
+    /// Threads to compute on, this one included (0: one per core)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    threads: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -757,7 +760,7 @@ fn evaluate_in<F: NdFloat>(net: Network<F>, args: &EvaluateArgs) -> Result<()> {
         Split::Train => ("training", &mnist.training),
     };
     check_fits(&net, &args.model, data.pixels(), data.classes, &args.data)?;
-    let eval = net.evaluate_full(data);
+    let eval = nndl::Trainer::new(&net.sizes, 0, args.threads).evaluate_full(&net, data);
     say!(
         "{}: {:?} {} neurons, {} cost, {}",
         args.model.display(),

@@ -13,9 +13,11 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
+use crate::engine::Trainer;
 use crate::error::Result;
-use crate::kernels;
-use crate::network::{Init, Network, Rule, Workspace};
+use crate::init::Init;
+use crate::network::Network;
+use crate::rules::{Evaluation, Rule};
 
 /// Training settings, independent of the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -178,7 +180,7 @@ pub struct Sgd<'a, F> {
     y_rows: Array2<F>,
     /// The mini-batch's images as bytes, one after another (`per_example`).
     pixels: Vec<u8>,
-    workspace: Workspace<F>,
+    trainer: Trainer<F>,
 }
 
 impl<'a, F: NdFloat> Sgd<'a, F> {
@@ -193,9 +195,9 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
         let f = |x: f64| F::from(x).unwrap_or_else(F::zero);
         let n = training.len().max(1) as f64;
         let examples = training.len() * if config.expand { SHIFTS } else { 1 };
-        let mut workspace = Workspace::with_threads(&config.sizes, m, config.threads);
+        let mut trainer = Trainer::new(&config.sizes, m, config.threads);
         // Dropout draws from its own generator, so it does not disturb shuffling.
-        workspace.seed_dropout(config.seed ^ 0x0005_eedd_40f0_u64);
+        trainer.seed_dropout(config.seed ^ 0x0005_eedd_40f0_u64);
         Ok(Sgd {
             net,
             training,
@@ -221,7 +223,7 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
                     0
                 }
             ],
-            workspace,
+            trainer,
         })
     }
 
@@ -251,8 +253,8 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
                 let mut y = self.y_rows.slice_mut(s![..batch.len(), ..]);
                 let pixels = &mut self.pixels[..batch.len() * training.pixels()];
                 training.gather_pixels(batch, shifts, pixels);
-                if let Some(x) = x.as_slice_mut() {
-                    kernels::scale_bytes(pixels, x);
+                for (v, &b) in x.iter_mut().zip(pixels.iter()) {
+                    *v = F::from(b).unwrap_or_else(F::zero) / F::from(255).unwrap_or_else(F::one);
                 }
                 training.gather_targets_of(batch, shifts, y.view_mut().reversed_axes());
                 self.net
@@ -274,13 +276,21 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
             }
             this.len()
         };
-        self.net.update_mini_batches(
-            self.batches(),
-            load,
-            &self.rule,
-            &mut self.workspace,
-            &mut || observer.batches_done(1),
-        );
+        let batches = self.batches();
+        let done = &mut || observer.batches_done(1);
+        self.trainer
+            .steps(&mut self.net, batches, load, &self.rule, done);
+    }
+
+    /// How many images of `data` the network classifies right, computed on
+    /// this run's threads.
+    pub fn evaluate(&mut self, data: &Dataset) -> usize {
+        self.trainer.evaluate(&self.net, data)
+    }
+
+    /// Accuracy, mean cost and confusion matrix on `data`.
+    pub fn evaluate_full(&mut self, data: &Dataset) -> Evaluation {
+        self.trainer.evaluate_full(&self.net, data)
     }
 }
 
@@ -317,8 +327,7 @@ pub fn train<F: NdFloat>(
         let epoch_start = Instant::now();
         observer.epoch_started(epoch, sgd.batches());
         sgd.epoch(observer);
-        let net = &sgd.net;
-        let correct = net.evaluate(test);
+        let correct = sgd.evaluate(test);
         let m = config.monitor;
         let mut report = EpochReport {
             epoch,
@@ -329,17 +338,17 @@ pub fn train<F: NdFloat>(
             ..EpochReport::default()
         };
         if m.training_cost || m.training_accuracy {
-            let e = net.evaluate_full(training);
+            let e = sgd.evaluate_full(training);
             report.training_cost = m
                 .training_cost
-                .then(|| e.mean_cost + penalty(net, training.len()));
+                .then(|| e.mean_cost + penalty(&sgd.net, training.len()));
             report.training_accuracy = m.training_accuracy.then_some((e.correct, e.total));
         }
         if m.validation_cost || m.validation_accuracy || config.validation_driven() {
-            let e = net.evaluate_full(validation);
+            let e = sgd.evaluate_full(validation);
             report.validation_cost = m
                 .validation_cost
-                .then(|| e.mean_cost + penalty(net, validation.len()));
+                .then(|| e.mean_cost + penalty(&sgd.net, validation.len()));
             report.validation_accuracy = Some((e.correct, e.total));
         }
         report.seconds = epoch_start.elapsed().as_secs_f64();

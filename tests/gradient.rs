@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use nndl::gradcheck::{max_relative_error, numerical_gradient};
 use nndl::network::Gradient;
-use nndl::{Activation, Cost, Network};
+use nndl::{Activation, Cost, Network, Rule, Trainer};
 
 /// A random network and mini-batch: inputs in [0, 1], targets one-hot.
 fn setup(sizes: &[usize], m: usize, seed: u64) -> (Network<f64>, Array2<f64>, Array2<f64>) {
@@ -113,20 +113,21 @@ fn update_steps_against_the_mean_gradient() {
 
 #[test]
 fn inputs_mostly_zero_step_as_the_mean_gradient() {
-    // Small first layers train on their nonzero inputs only (nndl::sparse):
-    // with four inputs in five zero, as in MNIST, the step is still the
+    // The engine trains small first layers on their nonzero inputs only:
+    // with four inputs in five zero, as in MNIST, its step is still the
     // chapter's, in f64 and in f32.
     let (net, x, y) = setup(&[40, 24, 5], 7, 21);
     let x = x.mapv(|v| if v < 0.8 { 0.0 } else { v });
     let eta = 1.5;
     let (nabla_b, nabla_w) = net.backprop_batch(x.view(), y.view());
     let mut stepped = net.clone();
-    stepped.update_mini_batch(x.view(), y.view(), eta);
+    Trainer::new(&net.sizes, 7, 1).step(&mut stepped, x.view(), y.view(), &Rule::sgd(eta));
     let mut narrow = net.cast::<f32>();
-    narrow.update_mini_batch(
+    Trainer::new(&net.sizes, 7, 1).step(
+        &mut narrow,
         x.mapv(|v| v as f32).view(),
         y.mapv(|v| v as f32).view(),
-        eta as f32,
+        &Rule::sgd(eta as f32),
     );
     let narrow = narrow.cast::<f64>();
     for l in 0..2 {
@@ -169,17 +170,18 @@ fn a_step_lowers_the_cost_for_a_small_eta() {
 
 #[test]
 fn f32_update_follows_the_f64_update() {
-    // The f32 training path (AVX2 kernels where the processor has them)
-    // takes the same step as f64, to f32 rounding.
+    // The engine's f32 path (SIMD kernels where the processor has them)
+    // takes the book's f64 step, to f32 rounding.
     let (net, x, y) = setup(&[784, 30, 10], 10, 13);
     let x = x.mapv(|v| (v * 255.0).round() / 255.0);
     let mut wide = net.clone();
     wide.update_mini_batch(x.view(), y.view(), 3.0);
     let mut narrow = net.cast::<f32>();
-    narrow.update_mini_batch(
+    Trainer::new(&net.sizes, 10, 2).step(
+        &mut narrow,
         x.mapv(|v| v as f32).view(),
         y.mapv(|v| v as f32).view(),
-        3.0,
+        &Rule::sgd(3.0),
     );
     let narrow = narrow.cast::<f64>();
     let start = net.cast::<f32>().cast::<f64>();

@@ -7,9 +7,9 @@ use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use nndl::network::{Rule, Workspace};
+use nndl::rules::Velocity;
 use nndl::train::{Silent, Stop};
-use nndl::{Cost, Network, TrainConfig, load_mnist};
+use nndl::{Cost, Network, Rule, TrainConfig, Trainer, load_mnist};
 
 fn tiny() -> (Network<f64>, Array2<f64>, Array2<f64>) {
     let mut net = Network::<f64>::new(&[3, 2], &mut ChaCha8Rng::seed_from_u64(21)).unwrap();
@@ -32,24 +32,25 @@ fn l2_decays_the_weights_not_the_biases() {
     let want_w: Array2<f64> = &net.weights[0] * (1.0 - eta * lambda / n) - &nabla_w[0] * (eta / m);
     let want_b: Array1<f64> = &net.biases[0] - &nabla_b[0] * (eta / m);
 
-    let mut got = net.clone();
     let rule = Rule {
         decay: eta * lambda / n,
         ..Rule::sgd(eta)
     };
-    got.update_mini_batch_by(
-        x.view(),
-        y.view(),
-        &rule,
-        &mut Workspace::new(&net.sizes, 2),
-    );
-    assert!(
-        max_diff(&got.weights[0], &want_w) < 1e-14,
-        "{} vs {}",
-        got.weights[0],
-        want_w
-    );
-    assert!(max_diff(&got.biases[0], &want_b) < 1e-14);
+    // The engine and the book's rule.
+    let mut got = net.clone();
+    Trainer::new(&net.sizes, 2, 1).step(&mut got, x.view(), y.view(), &rule);
+    let mut book = net.clone();
+    let mut velocity = Velocity::zeros(&net);
+    book.update_mini_batch_by(x.view(), y.view(), &rule, &mut velocity, &[]);
+    for got in [got, book] {
+        assert!(
+            max_diff(&got.weights[0], &want_w) < 1e-14,
+            "{} vs {}",
+            got.weights[0],
+            want_w
+        );
+        assert!(max_diff(&got.biases[0], &want_b) < 1e-14);
+    }
 }
 
 #[test]
@@ -63,7 +64,9 @@ fn momentum_carries_velocity_between_steps() {
         ..Rule::sgd(eta)
     };
     let mut got = net.clone();
-    let mut ws = Workspace::new(&net.sizes, 2);
+    let mut ws = Trainer::new(&net.sizes, 2, 1);
+    let mut book = net.clone();
+    let mut velocity = Velocity::zeros(&net);
     let mut want = net.clone();
     let mut v_w = Array2::<f64>::zeros(net.weights[0].raw_dim());
     let mut v_b = Array1::<f64>::zeros(net.biases[0].raw_dim());
@@ -73,15 +76,18 @@ fn momentum_carries_velocity_between_steps() {
         v_b = &v_b * mu - &nabla_b[0] * (eta / m);
         want.weights[0] = &want.weights[0] + &v_w;
         want.biases[0] = &want.biases[0] + &v_b;
-        got.update_mini_batch_by(x.view(), y.view(), &rule, &mut ws);
-        assert!(
-            max_diff(&got.weights[0], &want.weights[0]) < 1e-13,
-            "step {step}: weights"
-        );
-        assert!(
-            max_diff(&got.biases[0], &want.biases[0]) < 1e-13,
-            "step {step}: biases"
-        );
+        ws.step(&mut got, x.view(), y.view(), &rule);
+        book.update_mini_batch_by(x.view(), y.view(), &rule, &mut velocity, &[]);
+        for got in [&got, &book] {
+            assert!(
+                max_diff(&got.weights[0], &want.weights[0]) < 1e-13,
+                "step {step}: weights"
+            );
+            assert!(
+                max_diff(&got.biases[0], &want.biases[0]) < 1e-13,
+                "step {step}: biases"
+            );
+        }
     }
     // The velocity made the third step longer than a plain one would be.
     assert!(max_diff(&got.weights[0], &net.weights[0]) > 0.0);
@@ -96,17 +102,13 @@ fn dropout_zeroes_some_hidden_neurons_and_keeps_the_rest_unbiased() {
     let y = Array2::from_shape_fn((2, 2), |(i, j)| ((i + j) % 2) as f64);
     let step = |p: f64, seed: u64| {
         let mut n = net.clone();
-        let mut ws = Workspace::new(&net.sizes, 2);
+        let mut ws = Trainer::new(&net.sizes, 2, 1);
         ws.seed_dropout(seed);
-        n.update_mini_batch_by(
-            x.view(),
-            y.view(),
-            &Rule {
-                dropout: p,
-                ..Rule::sgd(0.5)
-            },
-            &mut ws,
-        );
+        let rule = Rule {
+            dropout: p,
+            ..Rule::sgd(0.5)
+        };
+        ws.step(&mut n, x.view(), y.view(), &rule);
         n
     };
     let plain = {
@@ -114,7 +116,10 @@ fn dropout_zeroes_some_hidden_neurons_and_keeps_the_rest_unbiased() {
         n.update_mini_batch(x.view(), y.view(), 0.5);
         n
     };
-    assert_eq!(step(0.0, 1), plain);
+    let no_dropout = step(0.0, 1);
+    for (w, w_plain) in no_dropout.weights.iter().zip(&plain.weights) {
+        assert!(max_diff(w, w_plain) < 1e-14);
+    }
     let dropped = step(0.5, 1);
     assert_ne!(dropped, plain);
     assert_eq!(dropped, step(0.5, 1), "the same seed draws the same masks");

@@ -13,9 +13,9 @@ use std::ops::Range;
 
 use ndarray::NdFloat as Float;
 
-use crate::kernels::madd;
+use super::kernels::madd;
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::{f32s, f32s_mut, is_f32};
+use super::kernels::{f32s, f32s_mut, is_f32};
 
 /// Floats per chunk of a row: one AVX-512 vector, two AVX2 ones.
 pub const CHUNK: usize = 16;
@@ -103,7 +103,7 @@ impl<F: Float> SparseRows<F> {
             self.value.resize(m * k + CHUNK, F::zero());
         }
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::has_avx512() && is_f32::<F>() {
+        if super::kernels::has_avx512() && is_f32::<F>() {
             let mut len = 0;
             for image in pixels.chunks_exact(k) {
                 // SAFETY: the processor has AVX-512F; F is f32; the buffers
@@ -207,11 +207,11 @@ pub fn affine<F: Float>(
     assert!(b.len() >= n && examples.start <= examples.end && examples.end <= x.len());
     assert!(z.len() >= examples.len() * n && x.k * np <= wt.len());
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::has_avx2_fma() {
+    if super::kernels::has_avx2_fma() {
         // SAFETY: the processor has AVX2 and FMA (and AVX-512F where chosen);
         // F is f32 where the f32 kernel is chosen.
         unsafe {
-            if crate::kernels::has_avx512() {
+            if super::kernels::has_avx512() {
                 if let (Some(x), true) = (as_f32(x), np <= BLOCK * CHUNK) {
                     let (wt, b, z) = (f32s(wt), f32s(b), f32s_mut(z));
                     return avx512::affine(x, examples, wt, np, n, b, z);
@@ -232,11 +232,11 @@ pub fn rank_update<F: Float>(x: &SparseRows<F>, c: &[F], wt: &mut [F], np: usize
     assert!(np >= CHUNK && np.is_multiple_of(CHUNK));
     assert!(c.len() >= x.len() * np && x.k * np <= wt.len());
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::has_avx2_fma() {
+    if super::kernels::has_avx2_fma() {
         // SAFETY: the processor has AVX2 and FMA (and AVX-512F where chosen);
         // F is f32 where the f32 kernel is chosen.
         unsafe {
-            if crate::kernels::has_avx512() {
+            if super::kernels::has_avx512() {
                 if let (Some(x), true) = (as_f32(x), np <= BLOCK * CHUNK) {
                     let (c, wt, scale) = (f32s(c), f32s_mut(wt), f32s(&[scale])[0]);
                     return avx512::rank_update(x, c, wt, np, scale);

@@ -187,7 +187,7 @@ fn scale_bytes_impl<F: Float, const FMA: bool>(src: &[u8], dst: &mut [F]) {
     }
 }
 
-/// v[i] = σ(v[i]) for every entry, as `activation::sigmoid` computes it
+/// v[i] = σ(v[i]) for every entry, as `sigmoid::sigmoid` computes it
 /// (in f32 the same bits, eight or sixteen at a time).
 pub fn sigmoid<F: Float>(v: &mut [F]) {
     #[cfg(target_arch = "x86_64")]
@@ -203,8 +203,7 @@ pub fn sigmoid<F: Float>(v: &mut [F]) {
         }
         return;
     }
-    v.iter_mut()
-        .for_each(|x| *x = crate::activation::sigmoid(*x));
+    v.iter_mut().for_each(|x| *x = crate::sigmoid::sigmoid(*x));
 }
 
 /// The instruction sets the kernels may use, best last.
@@ -737,12 +736,12 @@ mod avx2 {
         }
     }
 
-    /// `super::sigmoid` eight at a time: `activation::sigmoid_f32` lane for
+    /// `super::sigmoid` eight at a time: `sigmoid::sigmoid_f32` lane for
     /// lane, in the same multiplies and adds; the rest one at a time.
     /// SAFETY (for callers): the processor has AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn sigmoid(v: &mut [f32]) {
-        use crate::activation::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
+        use crate::sigmoid::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
         let mut chunks = v.chunks_exact_mut(L);
         for chunk in &mut chunks {
             // SAFETY: the chunk holds 8 floats.
@@ -862,12 +861,12 @@ mod avx512 {
         }
     }
 
-    /// `super::sigmoid` sixteen at a time: `activation::sigmoid_f32` lane
+    /// `super::sigmoid` sixteen at a time: `sigmoid::sigmoid_f32` lane
     /// for lane, in the same multiplies and adds; the rest one at a time.
     /// SAFETY (for callers): the processor has AVX-512F.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub unsafe fn sigmoid(v: &mut [f32]) {
-        use crate::activation::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
+        use crate::sigmoid::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
         let mut chunks = v.chunks_exact_mut(L);
         for chunk in &mut chunks {
             // SAFETY: the chunk holds 16 floats.
@@ -1407,7 +1406,7 @@ mod tests {
         z.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1e-40]);
         let scalar: Vec<u32> = z
             .iter()
-            .map(|&x| crate::activation::sigmoid_f32(x).to_bits())
+            .map(|&x| crate::sigmoid::sigmoid_f32(x).to_bits())
             .collect();
         let mut dispatched = z.clone();
         sigmoid(&mut dispatched);

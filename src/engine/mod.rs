@@ -1,0 +1,1415 @@
+//! The engine: the book's training step (`network`, `rules`), computed
+//! fast. Examples are rows; the three products of a step are fused SIMD
+//! kernels (`kernels`); a small first layer trains on the lit pixels only
+//! (`sparse`); and a second thread (`pool`) loads the next mini-batch and
+//! takes half of the wide products. Every sum runs in an order fixed by the
+//! inputs, so a model does not depend on the threads.
+//!
+//! Checked against the book: `tests` below take one engine step and one
+//! book step under every rule and compare them in f64.
+
+mod kernels;
+pub(crate) mod pool;
+mod sparse;
+
+use std::ops::Range;
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, NdFloat, s};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::activation::Activation;
+use crate::cost::{Cost, Output};
+use crate::data::Dataset;
+use crate::network::{Gradient, Network, argmax};
+use crate::rules::{Evaluation, Rule};
+use pool::Pool;
+use sparse::SparseRows;
+
+/// Examples fed forward at once when evaluating.
+const EVAL_CHUNK: usize = 1000;
+
+impl<F: NdFloat> Network<F> {
+    /// One step on the mini-batch X = `x`, Y = `y` by `rule`. This is
+    /// `backprop_batch` with examples as rows, and BP4's product added
+    /// straight into the weights (or velocities) instead of kept as ∇w.
+    pub(crate) fn fast_step(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+        ws: &mut Trainer<F>,
+    ) {
+        let mut buffer = std::mem::take(&mut ws.input);
+        let rows = rows_of(x, &mut buffer);
+        self.update_rows(Input::Values(rows), y, rule, ws);
+        ws.input = buffer;
+    }
+
+    /// `update_mini_batch_by` for a mini-batch of pixel bytes, one image of
+    /// n_1 bytes after another: the input a¹ is each byte / 255.
+    pub(crate) fn fast_step_pixels(
+        &mut self,
+        pixels: &[u8],
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+        ws: &mut Trainer<F>,
+    ) {
+        assert_eq!(
+            pixels.len(),
+            y.ncols() * self.sizes[0],
+            "one image per target"
+        );
+        self.update_rows(Input::Pixels(pixels), y, rule, ws);
+    }
+
+    fn update_rows(&mut self, x: Input<F>, y: ArrayView2<F>, rule: &Rule<F>, ws: &mut Trainer<F>) {
+        let m = y.ncols();
+        self.prepare(m, rule, ws);
+        let mut targets = std::mem::take(&mut ws.targets);
+        let y = rows_of(y, &mut targets);
+        let k = self.sizes[0];
+        if self.sparse_first() {
+            let first = &mut ws.buffers.first;
+            let rows = &mut first.rows[first.cur];
+            match x {
+                Input::Values(values) => rows.fill_from_values(&values[..m * k], k),
+                Input::Pixels(pixels) => rows.fill_from_pixels(&pixels[..m * k], k),
+            }
+            self.load_first(ws);
+        }
+        self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        let Trainer {
+            buffers,
+            back,
+            pool,
+            dropout,
+            ..
+        } = ws;
+        self.backward(m, y, rule, &buffers.activations, back, dropout, pool);
+        self.first_layer_step(x, m, rule, ws, None);
+        self.store_first(ws);
+        ws.targets = targets;
+    }
+
+    /// SGD over `batches` mini-batches, pipelined: `load(t, pixels, y)`
+    /// writes mini-batch t (its images' bytes, one after another, and its
+    /// one-hot targets as rows) into buffers of the workspace's capacity and
+    /// returns its size; `done` hears of each step. The steps are those of
+    /// `update_mini_batch_pixels`, so is the network after them, but the
+    /// helper thread loads mini-batch t + 1 (and finds its lit pixels) while
+    /// this one backpropagates t. A small first layer then trains sparse on
+    /// this thread; a wide one is split between the threads, each feeding
+    /// t + 1 through its rows of w² just after BP4 has moved them, while they
+    /// are in its cache.
+    pub(crate) fn fast_steps(
+        &mut self,
+        batches: usize,
+        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        rule: &Rule<F>,
+        ws: &mut Trainer<F>,
+        done: &mut dyn FnMut(),
+    ) {
+        if batches == 0 {
+            return;
+        }
+        let capacity = ws.capacity.max(1);
+        self.prepare(capacity, rule, ws);
+        if self.sparse_first() && self.backward_is_serial(capacity, &ws.pool) {
+            return self.update_sparse_batches(batches, load, rule, ws, done);
+        }
+        let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
+        let mut pixels = std::mem::take(&mut ws.pixels);
+        let mut targets = std::mem::take(&mut ws.target_rows);
+        let mut m = load(0, &mut pixels[0], &mut targets[0]);
+        assert!(m <= capacity, "a mini-batch larger than the workspace");
+        let sparse = self.sparse_first();
+        if sparse {
+            let first = &mut ws.buffers.first;
+            first.cur = 0;
+            first.rows[0].fill_from_pixels(&pixels[0][..m * k], k);
+            self.load_first(ws);
+        }
+        let x = Input::Pixels(&pixels[0][..m * k]);
+        self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        for t in 0..batches {
+            let [this, next, _] = &mut pixels;
+            let [y, next_y, _] = &mut targets;
+            let (x, y) = (Input::Pixels(&this[..m * k]), &y[..m * n_out]);
+            let mut m_next = 0;
+            let more = t + 1 < batches;
+            let Trainer {
+                buffers,
+                back,
+                pool,
+                alone,
+                dropout,
+                ..
+            } = ws;
+            let Buffers {
+                activations, first, ..
+            } = buffers;
+            let FirstLayer {
+                np,
+                wt,
+                vt,
+                rows: [rows0, rows1, _],
+                cur,
+                c,
+            } = first;
+            let (rows, next_rows) = if *cur == 0 {
+                (&*rows0, rows1)
+            } else {
+                (&*rows1, rows0)
+            };
+            let n = self.sizes[1];
+            let mut load_next = || {
+                if more {
+                    m_next = load(t + 1, next, next_y);
+                    if sparse {
+                        next_rows.fill_from_pixels(&next[..m_next * k], k);
+                    }
+                }
+            };
+            if self.backward_is_serial(m, pool) {
+                // The helper loads while this thread backpropagates, and,
+                // if sparse, moves w² (which needs only this mini-batch).
+                pool.join(load_next, || {
+                    self.backward(m, y, rule, activations, back, dropout, alone);
+                    if sparse {
+                        let delta = &back.deltas[0][..m * n];
+                        sparse_bp4(rows, delta, n, *np, c, wt, vt, rule);
+                    }
+                });
+            } else {
+                load_next();
+                self.backward(m, y, rule, activations, back, dropout, pool);
+                if sparse {
+                    let delta = &back.deltas[0][..m * n];
+                    sparse_bp4(rows, delta, n, *np, c, wt, vt, rule);
+                }
+            }
+            assert!(m_next <= capacity, "a mini-batch larger than the workspace");
+            let next_x = more.then(|| (Input::Pixels(&next[..m_next * k]), m_next));
+            let fused = !sparse && self.first_layer_step(x, m, rule, ws, next_x);
+            ws.buffers.first.cur = 1 - ws.buffers.first.cur;
+            if let Some((x, m)) = next_x {
+                let from = usize::from(fused);
+                let dropout = Some(&mut ws.dropout);
+                self.forward_rows(x, m, &mut ws.buffers, &ws.pool, dropout, from);
+            }
+            pixels.swap(0, 1);
+            targets.swap(0, 1);
+            m = m_next;
+            done();
+        }
+        ws.pixels = pixels;
+        ws.target_rows = targets;
+        self.store_first(ws);
+    }
+
+    /// Whether the first layer trains on its lit inputs only, through its
+    /// transposed weights (see `sparse`): where a row of those is at most
+    /// four vectors. Wider layers take the dense kernels, split between
+    /// the threads.
+    fn sparse_first(&self) -> bool {
+        self.sizes[1] <= SPARSE_MAX
+    }
+
+    /// Copies w² into the workspace's transposed copy, if the first layer
+    /// trains sparse.
+    fn load_first(&self, ws: &mut Trainer<F>) {
+        if self.sparse_first() {
+            let (n, k) = (self.sizes[1], self.sizes[0]);
+            let w = weights_slice(&self.weights[0]);
+            sparse::transpose_in(w, n, k, &mut ws.buffers.first.wt);
+        }
+    }
+
+    /// Copies the transposed w² back into the network.
+    fn store_first(&mut self, ws: &Trainer<F>) {
+        if self.sparse_first() {
+            let (n, k) = (self.sizes[1], self.sizes[0]);
+            let w = self.weights[0]
+                .as_slice_mut()
+                .expect("weights are kept in standard layout");
+            sparse::transpose_out(&ws.buffers.first.wt, n, k, w);
+        }
+    }
+
+    /// `update_mini_batches` for a sparse first layer and a network whose
+    /// other layers are too small to split: the helper loads mini-batch
+    /// t + 2 (and finds its lit pixels) while this thread takes the whole
+    /// step t, from BP1 to BP4, and feeds t + 1 forward.
+    fn update_sparse_batches(
+        &mut self,
+        batches: usize,
+        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        rule: &Rule<F>,
+        ws: &mut Trainer<F>,
+        done: &mut dyn FnMut(),
+    ) {
+        let capacity = ws.capacity.max(1);
+        let (n, k, n_out) = (self.sizes[1], self.sizes[0], self.sizes[self.layers()]);
+        let mut pixels = std::mem::take(&mut ws.pixels);
+        let mut targets = std::mem::take(&mut ws.target_rows);
+        // Mini-batch t lives in slot t % 3; `sizes` holds each slot's m.
+        let mut sizes = [0; 3];
+        for t in 0..batches.min(2) {
+            sizes[t] = load(t, &mut pixels[t], &mut targets[t]);
+            assert!(
+                sizes[t] <= capacity,
+                "a mini-batch larger than the workspace"
+            );
+            ws.buffers.first.rows[t].fill_from_pixels(&pixels[t][..sizes[t] * k], k);
+        }
+        self.load_first(ws);
+        ws.buffers.first.cur = 0;
+        let x = Input::Pixels(&pixels[0][..sizes[0] * k]);
+        self.forward_rows(
+            x,
+            sizes[0],
+            &mut ws.buffers,
+            &ws.pool,
+            Some(&mut ws.dropout),
+            0,
+        );
+        for t in 0..batches {
+            let (this, next, loading) = (t % 3, (t + 1) % 3, (t + 2) % 3);
+            let m = sizes[this];
+            // The slot the helper fills, out of the arrays meanwhile.
+            let mut rows = std::mem::take(&mut ws.buffers.first.rows[loading]);
+            let mut bytes = std::mem::take(&mut pixels[loading]);
+            let mut y_rows = std::mem::take(&mut targets[loading]);
+            let mut m_loaded = 0;
+            let Trainer {
+                buffers,
+                back,
+                pool,
+                alone,
+                dropout,
+                ..
+            } = ws;
+            pool.join(
+                || {
+                    if t + 2 < batches {
+                        m_loaded = load(t + 2, &mut bytes, &mut y_rows);
+                        rows.fill_from_pixels(&bytes[..m_loaded.min(capacity) * k], k);
+                    }
+                },
+                || {
+                    let y = &targets[this][..m * n_out];
+                    self.backward(m, y, rule, &buffers.activations, back, dropout, alone);
+                    let first = &mut buffers.first;
+                    let delta = &back.deltas[0][..m * n];
+                    let (np, c, wt, vt) = (first.np, &mut first.c, &mut first.wt, &mut first.vt);
+                    sparse_bp4(&first.rows[this], delta, n, np, c, wt, vt, rule);
+                    if t + 1 < batches {
+                        first.cur = next;
+                        let x = Input::Pixels(&pixels[next][..sizes[next] * k]);
+                        self.forward_rows(x, sizes[next], buffers, alone, Some(dropout), 0);
+                    }
+                },
+            );
+            assert!(
+                m_loaded <= capacity,
+                "a mini-batch larger than the workspace"
+            );
+            ws.buffers.first.rows[loading] = rows;
+            pixels[loading] = bytes;
+            targets[loading] = y_rows;
+            sizes[loading] = m_loaded;
+            done();
+        }
+        ws.pixels = pixels;
+        ws.target_rows = targets;
+        self.store_first(ws);
+    }
+
+    /// Makes the workspace ready for steps on mini-batches of up to m examples.
+    fn prepare(&self, m: usize, rule: &Rule<F>, ws: &mut Trainer<F>) {
+        ws.reserve(&self.sizes, m);
+        if rule.momentum != F::zero() {
+            ws.reserve_velocities(&self.sizes);
+        }
+        ws.dropout.p = rule.dropout;
+    }
+
+    /// Whether `backward` on m examples would not split any of its work.
+    fn backward_is_serial(&self, m: usize, pool: &Pool) -> bool {
+        pool.threads() < 2
+            || self.sizes[1..]
+                .windows(2)
+                .all(|s| m * s[0] * s[1] < PARALLEL_MIN)
+    }
+
+    /// The backward pass over the mini-batch fed forward, targets `y` as
+    /// rows: BP1, then from the last layer down, BP2, BP3's step on the
+    /// biases, and BP4's on the weights, save the first layer's weights,
+    /// which `first_layer_step` moves. Leaves −(η/m) δ² for it.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        m: usize,
+        y: &[F],
+        rule: &Rule<F>,
+        activations: &[Vec<F>],
+        back: &mut Backward<F>,
+        dropout: &Dropout<F>,
+        pool: &Pool,
+    ) {
+        let layers = self.layers();
+        let Backward {
+            deltas,
+            velocity_w,
+            velocity_b,
+        } = back;
+
+        // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
+        let n_out = self.sizes[layers];
+        let a_out = ArrayView2::from_shape((m, n_out), &activations[layers - 1][..m * n_out]);
+        let y = ArrayView2::from_shape((m, n_out), y);
+        let delta_out = ArrayViewMut2::from_shape((m, n_out), &mut deltas[layers - 1][..m * n_out]);
+        if let (Ok(a_out), Ok(y), Ok(delta_out)) = (a_out, y, delta_out) {
+            self.cost.delta(a_out, y, delta_out);
+        }
+        flush_tiny(&mut deltas[layers - 1][..m * n_out]);
+
+        let rate = rule.eta / F::from(m).unwrap_or_else(F::one);
+        let momentum = rule.momentum != F::zero();
+        for i in (0..layers).rev() {
+            let (n, k) = (self.sizes[i + 1], self.sizes[i]);
+            let (lower, upper) = deltas.split_at_mut(i);
+            let delta = &mut upper[0][..m * n];
+            if i > 0 {
+                // BP2: δ^{l−1} = ((w^l)^T δ^l) ⊙ f'(z^{l−1}), before w^l moves;
+                // with dropout, f' of the neuron before it was dropped, times
+                // its mask (0, or 1/(1 − p) for the kept).
+                let delta_prev = &mut lower[i - 1][..m * k];
+                let w = weights_slice(&self.weights[i]);
+                let act = self.activation;
+                let dropped = dropout.p > F::zero();
+                let a = if dropped {
+                    &dropout.pre[i - 1][..m * k]
+                } else {
+                    &activations[i - 1][..m * k]
+                };
+                let mask = &dropout.masks.get(i - 1).map_or(&[][..], |v| &v[..])
+                    [..if dropped { m * k } else { 0 }];
+                let bp2 = |delta: &[F], delta_prev: &mut [F], a: &[F], mask: &[F], rows: usize| {
+                    kernels::back(delta, w, delta_prev, rows, n, k);
+                    for (d, &a) in delta_prev.iter_mut().zip(a) {
+                        *d *= act.prime_from_output(a);
+                    }
+                    for (d, &keep) in delta_prev.iter_mut().zip(mask) {
+                        *d *= keep;
+                    }
+                    flush_tiny(delta_prev);
+                };
+                if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
+                    let mid = m / 2;
+                    let (d0, d1) = delta.split_at(mid * n);
+                    let (p0, p1) = delta_prev.split_at_mut(mid * k);
+                    let (a0, a1) = a.split_at(mid * k);
+                    let (k0, k1) = mask.split_at((mid * k).min(mask.len()));
+                    pool.join(|| bp2(d0, p0, a0, k0, mid), || bp2(d1, p1, a1, k1, m - mid));
+                } else {
+                    bp2(delta, delta_prev, a, mask, m);
+                }
+            }
+            // BP3 summed over the batch, Σ_x δ^l, then the step:
+            // b → b − (η/m) Σ_x δ^l, or through the velocity v_b → μ v_b − (η/m) Σ_x δ^l.
+            let biases = self.biases[i]
+                .as_slice_mut()
+                .expect("biases are kept in standard layout");
+            if momentum {
+                let v = &mut velocity_b[i][..n];
+                v.iter_mut().for_each(|v| *v *= rule.momentum);
+                add_scaled_rows(v, delta, -rate);
+                kernels::momentum_step(biases, v, F::zero());
+            } else {
+                add_scaled_rows(biases, delta, -rate);
+            }
+            // BP4 summed over the batch, Σ_x δ^l (a^{l−1})^T, added in one pass:
+            // w → (1 − ηλ/n) w − (η/m) Σ_x δ^l (a^{l−1})^T, or
+            // v → μ v − (η/m) Σ_x δ^l (a^{l−1})^T − (ηλ/n) w, then w → w + v.
+            delta.iter_mut().for_each(|d| *d = -rate * *d);
+            if i == 0 {
+                break;
+            }
+            let a_prev = &activations[i - 1][..m * k];
+            let w = self.weights[i]
+                .as_slice_mut()
+                .expect("weights are kept in standard layout");
+            let v = momentum.then(|| &mut velocity_w[i][..n * k]);
+            let delta = &*delta;
+            let step = |w: &mut [F], v: Option<&mut [F]>, rows: Range<usize>| {
+                bp4_rows(delta, a_prev, w, v, m, n, k, rows, rule);
+            };
+            if by_neurons(pool, m, n, k) {
+                // Each thread updates its own rows.
+                let mid = split_row(n);
+                let (w0, w1) = w.split_at_mut(mid * k);
+                let (v0, v1) = split_option(v, mid * k);
+                pool.join(|| step(w1, v1, mid..n), || step(w0, v0, 0..mid));
+            } else {
+                step(w, v, 0..n);
+            }
+        }
+    }
+
+    /// BP4 for the first layer, from its input `x` and the −(η/m) δ² that
+    /// `backward` left; with `next` (its input and size), the next
+    /// mini-batch's first layer too where both are split between the
+    /// threads: each moves its rows of w² and then feeds the next input
+    /// through them, while they are in its cache. Returns whether it did.
+    fn first_layer_step(
+        &mut self,
+        x: Input<F>,
+        m: usize,
+        rule: &Rule<F>,
+        ws: &mut Trainer<F>,
+        next: Option<(Input<F>, usize)>,
+    ) -> bool {
+        let (n, k) = (self.sizes[1], self.sizes[0]);
+        if self.sparse_first() {
+            let first = &mut ws.buffers.first;
+            let delta = &ws.back.deltas[0][..m * n];
+            let rows = &first.rows[first.cur];
+            let (np, c, wt, vt) = (first.np, &mut first.c, &mut first.wt, &mut first.vt);
+            sparse_bp4(rows, delta, n, np, c, wt, vt, rule);
+            return false;
+        }
+        let Trainer {
+            buffers,
+            back,
+            pool,
+            ..
+        } = ws;
+        let (act, last) = (self.activation, self.layers() == 1);
+        let split_now = by_neurons(pool, m, n, k);
+        let fused = split_now && next.is_some_and(|(_, m)| by_neurons(pool, m, n, k));
+        let m_next = if fused { next.map_or(0, |(_, m)| m) } else { 0 };
+        let Buffers {
+            activations,
+            split,
+            scaled: [own, helper],
+            helper_has_input,
+            ..
+        } = buffers;
+        let delta = &back.deltas[0][..m * n];
+        let w = self.weights[0]
+            .as_slice_mut()
+            .expect("weights are kept in standard layout");
+        let v = (rule.momentum != F::zero()).then(|| &mut back.velocity_w[0][..n * k]);
+        let b = self.biases[0]
+            .as_slice()
+            .expect("biases are kept in standard layout");
+        // BP4 for `rows` of w² (and v), reading the input as this thread
+        // converted it; then, if fused, the next mini-batch's f(w x + b) for
+        // those neurons into `out`.
+        let step = |w: &mut [F],
+                    v: Option<&mut [F]>,
+                    rows: Range<usize>,
+                    buffer: &mut Vec<F>,
+                    out: &mut [F]| {
+            let a_prev = match x {
+                Input::Values(values) => &values[..m * k],
+                Input::Pixels(_) => &buffer[..m * k],
+            };
+            bp4_rows(delta, a_prev, w, v, m, n, k, rows.clone(), rule);
+            if let (true, Some((x_next, _))) = (fused, next) {
+                let input = x_next.rows(0..m_next, k, buffer);
+                let b = &b[rows.clone()];
+                layer_block(act, last, input, w, b, out, m_next, rows.len(), k);
+            }
+        };
+        if split_now {
+            let mid = split_row(n);
+            let (w0, w1) = w.split_at_mut(mid * k);
+            let (v0, v1) = split_option(v, mid * k);
+            let (s0, s1) = split[..m_next * n].split_at_mut(m_next * mid);
+            if !*helper_has_input && matches!(x, Input::Pixels(_)) {
+                x.rows(0..m, k, helper);
+            }
+            pool.join(
+                || step(w1, v1, mid..n, helper, s1),
+                || step(w0, v0, 0..mid, own, s0),
+            );
+            if fused {
+                interleave(s0, s1, &mut activations[0][..m_next * n], n, mid);
+                *helper_has_input = true;
+            }
+        } else {
+            step(w, v, 0..n, own, &mut []);
+        }
+        fused
+    }
+
+    /// Feeds `m` examples forward, one row each in `x` (m, n_1): a^l = f(w^l a^{l−1} + b^l)
+    /// into `activations[l − 2]` (m, n_l), and z^L into `output_z`; layers
+    /// before `from` only get their last touches (their f(z) is in place).
+    /// With `dropout` (training), each hidden neuron is dropped with chance p
+    /// and the kept scaled by 1/(1 − p) (inverted dropout), so evaluation
+    /// needs no change.
+    fn forward_rows(
+        &self,
+        x: Input<F>,
+        m: usize,
+        buffers: &mut Buffers<F>,
+        pool: &Pool,
+        mut dropout: Option<&mut Dropout<F>>,
+        from: usize,
+    ) {
+        let layers = self.layers();
+        for i in 0..layers {
+            if i >= from {
+                self.forward_layer(i, x, m, buffers, pool, dropout.is_some());
+            }
+            let n = self.sizes[i + 1];
+            let a = &mut buffers.activations[i][..m * n];
+            if i + 1 == layers {
+                buffers.output_z[..m * n].copy_from_slice(a);
+                output_layer(self.cost, a, m, n);
+            } else if let Some(dropout) = dropout.as_deref_mut() {
+                dropout.apply(i, a);
+            }
+        }
+    }
+
+    /// f(z) = f(w^l a^{l−1} + b^l) for layer index i into `activations[i]`
+    /// (z for the output layer). In `training`, a split layer is always
+    /// split by neurons, as BP4 splits it.
+    fn forward_layer(
+        &self,
+        i: usize,
+        x: Input<F>,
+        m: usize,
+        buffers: &mut Buffers<F>,
+        pool: &Pool,
+        training: bool,
+    ) {
+        let (n, k) = (self.sizes[i + 1], self.sizes[i]);
+        if i == 0 && training && self.sparse_first() {
+            let first = &buffers.first;
+            let a = &mut buffers.activations[0][..m * n];
+            let b = self.biases[0]
+                .as_slice()
+                .expect("biases are kept in standard layout");
+            let rows = &first.rows[first.cur];
+            assert_eq!(rows.len(), m, "the lit inputs of this mini-batch");
+            // On this thread alone: the helper reading w² while this thread
+            // writes it in BP4 would move its cache lines between the cores.
+            sparse::affine(rows, 0..m, &first.wt, first.np, n, b, a);
+            if self.layers() > 1 {
+                apply(self.activation, a);
+            }
+            return;
+        }
+        let Buffers {
+            activations,
+            split,
+            scaled: [own, helper],
+            helper_has_input,
+            ..
+        } = buffers;
+        let (done, rest) = activations.split_at_mut(i);
+        let done: &[Vec<F>] = done;
+        let a = &mut rest[0][..m * n];
+        let w = weights_slice(&self.weights[i]);
+        let b = self.biases[i]
+            .as_slice()
+            .expect("biases are kept in standard layout");
+        let (act, last) = (self.activation, i + 1 == self.layers());
+        // The layer's input rows `rows`, read where they lie, or, for the
+        // first layer, converted into `buffer` by the thread that uses them.
+        let input = |rows, buffer| layer_input(x, done, i, rows, k, buffer);
+        let block = |x: &[F], w: &[F], b: &[F], out: &mut [F], examples: usize, neurons: usize| {
+            layer_block(act, last, x, w, b, out, examples, neurons, k)
+        };
+        let parallel = pool.threads() > 1 && m * n * k >= PARALLEL_MIN;
+        let mut helper_read_all = false;
+        if parallel && !training && m > n {
+            // Many examples for few neurons (evaluation): each thread takes
+            // half the examples, so each reads only its half of the inputs.
+            let mid = m / 2;
+            let (a0, a1) = a.split_at_mut(mid * n);
+            pool.join(
+                || block(input(0..mid, helper), w, b, a0, mid, n),
+                || block(input(mid..m, own), w, b, a1, m - mid, n),
+            );
+        } else if by_neurons(pool, m, n, k) {
+            // Each thread computes the neurons whose rows of w^l it also
+            // updates in BP4, so each core keeps its half of w^l in its own
+            // cache; the two blocks are then interleaved into a.
+            let mid = split_row(n);
+            let (w0, w1) = w.split_at(mid * k);
+            let (b0, b1) = b.split_at(mid);
+            let (s0, s1) = split[..m * n].split_at_mut(m * mid);
+            pool.join(
+                || block(input(0..m, helper), w1, b1, s1, m, n - mid),
+                || block(input(0..m, own), w0, b0, s0, m, mid),
+            );
+            interleave(s0, s1, a, n, mid);
+            helper_read_all = true;
+        } else {
+            block(input(0..m, own), w, b, a, m, n);
+        }
+        if i == 0 {
+            *helper_has_input = helper_read_all;
+        }
+    }
+
+    /// a^L for the mini-batch `x` (n_1, m), computed by the training kernels
+    /// in `ws`: (n_L, m), one column per example.
+    pub(crate) fn fast_feedforward<'w>(
+        &self,
+        x: ArrayView2<F>,
+        ws: &'w mut Trainer<F>,
+    ) -> ArrayView2<'w, F> {
+        let m = x.ncols();
+        ws.reserve(&self.sizes, m);
+        let Trainer {
+            buffers,
+            input,
+            pool,
+            ..
+        } = ws;
+        let x = rows_of(x, input);
+        self.forward_rows(Input::Values(x), m, buffers, pool, None, 0);
+        let activations = &buffers.activations;
+        let n_out = self.sizes[self.layers()];
+        let out: &'w [F] = &activations[self.layers() - 1][..m * n_out];
+        ArrayView2::from_shape((m, n_out), out)
+            .map(|a| a.reversed_axes())
+            .unwrap_or_else(|_| ArrayView2::from_shape((0, 0), &[]).expect("an empty view"))
+    }
+
+    /// How many images of `data` the network classifies right: the index of
+    /// the most active output neuron equals the label.
+    pub(crate) fn fast_evaluate(&self, data: &Dataset, ws: &mut Trainer<F>) -> usize {
+        let mut correct = 0;
+        self.for_each_chunk(data, ws, |_, a, labels| {
+            correct += a
+                .columns()
+                .into_iter()
+                .zip(labels)
+                .filter(|(col, l)| argmax(*col) == **l as usize)
+                .count();
+        });
+        correct
+    }
+
+    /// Accuracy, mean cost and confusion matrix on `data`.
+    pub(crate) fn fast_evaluate_full(&self, data: &Dataset, ws: &mut Trainer<F>) -> Evaluation {
+        let n_out = *self.sizes.last().unwrap_or(&0);
+        let classes = data.classes.max(n_out);
+        let mut confusion = vec![vec![0; classes]; classes];
+        let mut cost = 0.0;
+        let mut y = Array2::zeros((n_out, EVAL_CHUNK));
+        self.for_each_chunk(data, ws, |z, a, labels| {
+            let m = labels.len();
+            let mut y = y.slice_mut(s![.., ..m]);
+            y.fill(F::zero());
+            for (col, &l) in labels.iter().enumerate() {
+                if (l as usize) < n_out {
+                    y[[l as usize, col]] = F::one();
+                }
+            }
+            cost += self.cost.total(z, a, y.view()).to_f64().unwrap_or(f64::NAN);
+            for (col, &l) in a.columns().into_iter().zip(labels) {
+                confusion[l as usize][argmax(col)] += 1;
+            }
+        });
+        let correct = (0..classes).map(|c| confusion[c][c]).sum();
+        Evaluation {
+            correct,
+            total: data.len(),
+            mean_cost: cost / data.len().max(1) as f64,
+            confusion,
+        }
+    }
+
+    /// Feeds `data` forward in chunks; `f` sees z^L and a^L, each (n_L, m),
+    /// and the labels of each chunk.
+    /// Chunks run in the engine's evaluation buffers, on its threads.
+    fn for_each_chunk(
+        &self,
+        data: &Dataset,
+        ws: &mut Trainer<F>,
+        mut f: impl FnMut(ArrayView2<F>, ArrayView2<F>, &[u8]),
+    ) {
+        assert_eq!(data.pixels(), self.sizes[0], "one input neuron per pixel");
+        if ws.eval_sizes != self.sizes {
+            ws.eval.sized(&self.sizes, EVAL_CHUNK);
+            ws.eval_sizes = self.sizes.clone();
+        }
+        let n_out = self.sizes[self.layers()];
+        let p = data.pixels();
+        for start in (0..data.len()).step_by(EVAL_CHUNK) {
+            let m = EVAL_CHUNK.min(data.len() - start);
+            let pixels = Input::Pixels(&data.images[start * p..(start + m) * p]);
+            self.forward_rows(pixels, m, &mut ws.eval, &ws.pool, None, 0);
+            let buffers = &ws.eval;
+            let a = &buffers.activations[self.layers() - 1][..m * n_out];
+            let a = ArrayView2::from_shape((m, n_out), a);
+            let z = ArrayView2::from_shape((m, n_out), &buffers.output_z[..m * n_out]);
+            if let (Ok(z), Ok(a)) = (z, a) {
+                f(z.t(), a.t(), &data.labels[start..start + m]);
+            }
+        }
+    }
+}
+
+/// First layers of up to this many neurons train sparse (see `sparse`).
+const SPARSE_MAX: usize = 4 * sparse::CHUNK;
+
+/// Work below this many multiply-adds stays on one thread: splitting it
+/// would cost more than it saves.
+const PARALLEL_MIN: usize = 1 << 17;
+
+/// Buffers for the mini-batch computations, one row per example, made once
+/// and reused so the training loop does not allocate; and the threads.
+pub struct Trainer<F> {
+    capacity: usize,
+    buffers: Buffers<F>,
+    /// Evaluation's buffers, for EVAL_CHUNK examples of a network of `eval_sizes`.
+    eval: Buffers<F>,
+    eval_sizes: Vec<usize>,
+    back: Backward<F>,
+    /// The input and targets as rows, when they do not already lie so.
+    input: Vec<F>,
+    targets: Vec<F>,
+    /// `update_mini_batches`' mini-batches as loaded, this one's then the
+    /// next two: pixel bytes, and targets as rows.
+    pixels: [Vec<u8>; 3],
+    target_rows: [Vec<F>; 3],
+    pool: Pool,
+    /// No helper: for work done while the helper is busy.
+    alone: Pool,
+    dropout: Dropout<F>,
+}
+
+/// What the backward pass writes.
+struct Backward<F> {
+    /// δ^l for l = 2 … L, (m, n_l).
+    deltas: Vec<Vec<F>>,
+    /// Momentum's velocities, shaped as the weights and biases (made on first use).
+    velocity_w: Vec<Vec<F>>,
+    velocity_b: Vec<Vec<F>>,
+}
+
+/// What the forward pass writes.
+struct Buffers<F> {
+    /// a^l for l = 2 … L, (m, n_l).
+    activations: Vec<Vec<F>>,
+    /// z^L, (m, n_L): the cost is computed from z where a has saturated.
+    output_z: Vec<F>,
+    /// The two threads' blocks of a layer's output, (m, n_l) in all.
+    split: Vec<F>,
+    /// Pixel input as values, (m, n_1): this thread's, then the helper's.
+    scaled: [Vec<F>; 2],
+    /// Whether the helper's buffer holds every row of the input too.
+    helper_has_input: bool,
+    first: FirstLayer<F>,
+}
+
+/// The first layer's state when it trains sparse.
+struct FirstLayer<F> {
+    /// Neurons padded to whole vectors.
+    np: usize,
+    /// w² transposed (n_1 × np), and momentum's velocity alike.
+    wt: Vec<F>,
+    vt: Vec<F>,
+    /// The lit inputs of this mini-batch (`rows[cur]`) and of the next two.
+    rows: [SparseRows<F>; 3],
+    cur: usize,
+    /// −(η/m) δ², rows padded to np with zeros.
+    c: Vec<F>,
+}
+
+/// A mini-batch's input a¹, one row of n_1 values per example.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a, F> {
+    Values(&'a [F]),
+    /// Pixel bytes b, each the value b / 255. Each thread converts the rows
+    /// it reads into a buffer of its own: a quarter as many bytes cross
+    /// between the cores, and neither waits for the other's conversion.
+    Pixels(&'a [u8]),
+}
+
+/// Rows `rows` of layer i's input, k values each: the network's input
+/// (converted into `buffer` if need be), or the activations `done[i − 1]`.
+fn layer_input<'c, F: NdFloat>(
+    x: Input<'c, F>,
+    done: &'c [Vec<F>],
+    i: usize,
+    rows: Range<usize>,
+    k: usize,
+    buffer: &'c mut [F],
+) -> &'c [F] {
+    if i == 0 {
+        x.rows(rows, k, buffer)
+    } else {
+        &done[i - 1][rows.start * k..rows.end * k]
+    }
+}
+
+impl<'a, F: NdFloat> Input<'a, F> {
+    /// Rows `rows` of the input, k values each: where they lie, or
+    /// converted into `buffer`.
+    fn rows<'c>(self, rows: Range<usize>, k: usize, buffer: &'c mut [F]) -> &'c [F]
+    where
+        'a: 'c,
+    {
+        let (start, end) = (rows.start * k, rows.end * k);
+        match self {
+            Input::Values(v) => &v[start..end],
+            Input::Pixels(p) => {
+                let out = &mut buffer[..end - start];
+                kernels::scale_bytes(&p[start..end], out);
+                out
+            }
+        }
+    }
+}
+
+/// Inverted dropout's state: the chance p, its generator, and per hidden
+/// layer the multipliers drawn (0 or 1/(1 − p)) and the activations before.
+struct Dropout<F> {
+    p: F,
+    rng: ChaCha8Rng,
+    masks: Vec<Vec<F>>,
+    pre: Vec<Vec<F>>,
+}
+
+impl<F: NdFloat> Dropout<F> {
+    /// Drops neurons of hidden layer index `i` in `a` (m, n_l), if p > 0.
+    fn apply(&mut self, i: usize, a: &mut [F]) {
+        if self.p <= F::zero() {
+            return;
+        }
+        let keep = F::one() / (F::one() - self.p);
+        // A neuron is dropped when a uniform 32-bit draw falls below p·2³².
+        let threshold = (self.p.to_f64().unwrap_or(0.0) * 4_294_967_296.0) as u64;
+        let pre = &mut self.pre[i][..a.len()];
+        pre.copy_from_slice(a);
+        let mask = &mut self.masks[i][..a.len()];
+        for (v, mk) in a.iter_mut().zip(mask.iter_mut()) {
+            *mk = if u64::from(self.rng.next_u32()) < threshold {
+                F::zero()
+            } else {
+                keep
+            };
+            *v *= *mk;
+        }
+    }
+}
+
+/// Sets errors below 1e-30 to 0. Saturated neurons multiply tiny factors
+/// into δ until it is subnormal, and arithmetic on subnormal floats runs
+/// many times slower on x86; such a δ moves no weight by a representable
+/// amount anyway.
+fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
+    let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
+    for d in delta {
+        if d.abs() < tiny {
+            *d = F::zero();
+        }
+    }
+}
+
+/// BP4 for the weight rows `rows` of a layer (`w`, and momentum's `v`, hold
+/// just those), from c = −(η/m) δ^l (m, n) and a^{l−1} (m, k), by `rule`:
+/// w → (1 − ηλ/n) w + c^T a^{l−1}, or v → μ v + c^T a^{l−1}, then
+/// v → v − (ηλ/n) w and w → w + v.
+#[allow(clippy::too_many_arguments)]
+fn bp4_rows<F: NdFloat>(
+    c: &[F],
+    a_prev: &[F],
+    w: &mut [F],
+    v: Option<&mut [F]>,
+    m: usize,
+    n: usize,
+    k: usize,
+    rows: Range<usize>,
+    rule: &Rule<F>,
+) {
+    match v {
+        Some(v) => {
+            kernels::rank_update_rows(c, a_prev, v, m, n, k, rows, rule.momentum);
+            kernels::momentum_step(w, v, rule.decay);
+        }
+        None => kernels::rank_update_rows(c, a_prev, w, m, n, k, rows, F::one() - rule.decay),
+    }
+}
+
+/// f(w x + b) for `examples` rows of `x` (k values each) and the `neurons`
+/// rows of `w` and `b`, into `out` (examples, neurons); z alone for the
+/// output layer (`last`), whose activation the cost decides.
+#[allow(clippy::too_many_arguments)]
+fn layer_block<F: NdFloat>(
+    act: Activation,
+    last: bool,
+    x: &[F],
+    w: &[F],
+    b: &[F],
+    out: &mut [F],
+    examples: usize,
+    neurons: usize,
+    k: usize,
+) {
+    kernels::affine(x, w, b, out, examples, neurons, k);
+    if !last {
+        apply(act, out);
+    }
+}
+
+/// The rows of `a` (m, n) from its blocks of columns: `left` (m, mid) and
+/// `right` (m, n − mid).
+fn interleave<F: Copy>(left: &[F], right: &[F], a: &mut [F], n: usize, mid: usize) {
+    for (r, row) in a.chunks_exact_mut(n).enumerate() {
+        row[..mid].copy_from_slice(&left[r * mid..(r + 1) * mid]);
+        row[mid..].copy_from_slice(&right[r * (n - mid)..(r + 1) * (n - mid)]);
+    }
+}
+
+/// A mutable slice, if any, split at `at`.
+fn split_option<F>(v: Option<&mut [F]>, at: usize) -> (Option<&mut [F]>, Option<&mut [F]>) {
+    match v {
+        Some(v) => {
+            let (a, b) = v.split_at_mut(at);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    }
+}
+
+/// BP4 for a sparse first layer (see `sparse`), from its lit inputs `rows`
+/// and −(η/m) δ² (m × n): into the transposed weights `wt`, or through
+/// the velocity `vt`; `c` is scratch for δ² padded to np.
+#[allow(clippy::too_many_arguments)]
+fn sparse_bp4<F: NdFloat>(
+    rows: &SparseRows<F>,
+    delta: &[F],
+    n: usize,
+    np: usize,
+    c: &mut [F],
+    wt: &mut [F],
+    vt: &mut [F],
+    rule: &Rule<F>,
+) {
+    for (c, d) in c.chunks_exact_mut(np).zip(delta.chunks_exact(n)) {
+        c[..n].copy_from_slice(d);
+    }
+    if rule.momentum != F::zero() {
+        sparse::rank_update(rows, c, vt, np, rule.scale());
+        kernels::momentum_step(wt, vt, rule.decay);
+    } else {
+        sparse::rank_update(rows, c, wt, np, rule.scale());
+    }
+}
+
+/// Whether a layer of n neurons on k inputs, for m examples, is computed by
+/// two threads, each for its own neurons (the forward product and BP4 alike).
+fn by_neurons(pool: &Pool, m: usize, n: usize, k: usize) -> bool {
+    pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN
+}
+
+/// Where two threads split a layer's n neurons: a multiple of the kernels'
+/// four-row tiles, the same for the forward product and BP4's update. This
+/// thread takes the rows before it, the larger share: the helper starts later.
+fn split_row(n: usize) -> usize {
+    (n / 2).next_multiple_of(4).min(n)
+}
+
+/// `dst[j] += scale · rows[i][j]` for every row i, rows of dst's length.
+fn add_scaled_rows<F: NdFloat>(dst: &mut [F], rows: &[F], scale: F) {
+    for row in rows.chunks_exact(dst.len().max(1)) {
+        for (x, &d) in dst.iter_mut().zip(row) {
+            *x += scale * d;
+        }
+    }
+}
+
+impl<F: NdFloat> Buffers<F> {
+    fn empty() -> Self {
+        Buffers {
+            activations: Vec::new(),
+            output_z: Vec::new(),
+            split: Vec::new(),
+            scaled: [Vec::new(), Vec::new()],
+            helper_has_input: false,
+            first: FirstLayer {
+                np: 0,
+                wt: Vec::new(),
+                vt: Vec::new(),
+                rows: [SparseRows::new(), SparseRows::new(), SparseRows::new()],
+                cur: 0,
+                c: Vec::new(),
+            },
+        }
+    }
+
+    /// Room for m examples of a network of `sizes`.
+    fn sized(&mut self, sizes: &[usize], m: usize) {
+        self.activations = sizes[1..].iter().map(|&n| vec![F::zero(); m * n]).collect();
+        self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
+        self.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
+        self.scaled = [vec![F::zero(); m * sizes[0]], vec![F::zero(); m * sizes[0]]];
+        let np = sparse::padded(sizes[1]);
+        let first = &mut self.first;
+        first.np = np;
+        first.wt = vec![F::zero(); sizes[0] * np];
+        first.c = vec![F::zero(); m * np];
+    }
+}
+
+/// The number of threads `threads` asks for: 0 is one per core.
+pub fn threads_for(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+}
+
+impl<F: NdFloat> Trainer<F> {
+    /// An engine for networks of `sizes` and mini-batches of up to
+    /// `capacity` examples, on `threads` threads in all (0: one per core).
+    /// The results are the same for any number of threads.
+    pub fn new(sizes: &[usize], capacity: usize, threads: usize) -> Self {
+        let mut trainer = Trainer {
+            capacity: 0,
+            buffers: Buffers::empty(),
+            eval: Buffers::empty(),
+            eval_sizes: Vec::new(),
+            back: Backward {
+                deltas: Vec::new(),
+                velocity_w: Vec::new(),
+                velocity_b: Vec::new(),
+            },
+            input: Vec::new(),
+            pixels: [Vec::new(), Vec::new(), Vec::new()],
+            target_rows: [Vec::new(), Vec::new(), Vec::new()],
+            targets: Vec::new(),
+            pool: Pool::new(threads_for(threads)),
+            alone: Pool::new(1),
+            dropout: Dropout {
+                p: F::zero(),
+                rng: ChaCha8Rng::seed_from_u64(0),
+                masks: Vec::new(),
+                pre: Vec::new(),
+            },
+        };
+        trainer.reserve(sizes, capacity);
+        trainer
+    }
+
+    /// Threads this engine computes on, this one included.
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// One step on the mini-batch X = `x` (n_1, m), Y = `y` (n_L, m) by
+    /// `rule`: the book's `update_mini_batch_by`, fast. Momentum's
+    /// velocities and dropout's generator live here, across steps.
+    pub fn step(
+        &mut self,
+        net: &mut Network<F>,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+    ) {
+        net.fast_step(x, y, rule, self);
+    }
+
+    /// `step` on a mini-batch of pixel bytes, one image of n_1 bytes after
+    /// another: the input a¹ is each byte / 255.
+    pub fn step_pixels(
+        &mut self,
+        net: &mut Network<F>,
+        pixels: &[u8],
+        y: ArrayView2<F>,
+        rule: &Rule<F>,
+    ) {
+        net.fast_step_pixels(pixels, y, rule, self);
+    }
+
+    /// `batches` steps, pipelined: `load(t, pixels, y)` writes mini-batch t
+    /// (its images' bytes, one after another, and its one-hot targets as
+    /// rows) into buffers of this engine's capacity and returns its size;
+    /// `done` hears of each step. The network moves exactly as by
+    /// `step_pixels` on each mini-batch in turn.
+    pub fn steps(
+        &mut self,
+        net: &mut Network<F>,
+        batches: usize,
+        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        rule: &Rule<F>,
+        done: &mut dyn FnMut(),
+    ) {
+        net.fast_steps(batches, load, rule, self, done);
+    }
+
+    /// a^L for the mini-batch `x` (n_1, m): (n_L, m), one column per example.
+    pub fn feedforward<'w>(&'w mut self, net: &Network<F>, x: ArrayView2<F>) -> ArrayView2<'w, F> {
+        net.fast_feedforward(x, self)
+    }
+
+    /// The gradient Σ_x ∇C_x of the mini-batch X = `x`, Y = `y`, as the
+    /// engine computes it: read off one plain step with η/m = 2²⁰, a power
+    /// of two, so (w − w')/2²⁰ loses nothing to the scaling.
+    pub fn gradient(
+        &mut self,
+        net: &Network<F>,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+    ) -> Gradient<F> {
+        let scale = F::from(1 << 20).unwrap_or_else(F::one);
+        let m = F::from(x.ncols()).unwrap_or_else(F::one);
+        let mut moved = net.clone();
+        self.step(&mut moved, x, y, &Rule::sgd(scale * m));
+        let nabla = |p: &F, q: &F| (*p - *q) / scale;
+        let nabla_b = net.biases.iter().zip(&moved.biases);
+        let nabla_w = net.weights.iter().zip(&moved.weights);
+        (
+            nabla_b
+                .map(|(b, b2)| ndarray::Zip::from(b).and(b2).map_collect(nabla))
+                .collect(),
+            nabla_w
+                .map(|(w, w2)| ndarray::Zip::from(w).and(w2).map_collect(nabla))
+                .collect(),
+        )
+    }
+
+    /// How many images of `data` the network classifies right.
+    pub fn evaluate(&mut self, net: &Network<F>, data: &Dataset) -> usize {
+        net.fast_evaluate(data, self)
+    }
+
+    /// Accuracy, mean cost and confusion matrix on `data`.
+    pub fn evaluate_full(&mut self, net: &Network<F>, data: &Dataset) -> Evaluation {
+        net.fast_evaluate_full(data, self)
+    }
+
+    fn reserve(&mut self, sizes: &[usize], m: usize) {
+        if m <= self.capacity && self.buffers.activations.len() + 1 == sizes.len() {
+            return;
+        }
+        let m = m.max(self.capacity);
+        let buffers = &mut self.buffers;
+        buffers.sized(sizes, m);
+        self.back.deltas = buffers.activations.clone();
+        self.input = Vec::new();
+        self.targets = buffers.output_z.clone();
+        self.pixels = std::array::from_fn(|_| vec![0; m * sizes[0]]);
+        self.target_rows = std::array::from_fn(|_| self.targets.clone());
+        self.dropout.masks = buffers.activations.clone();
+        self.dropout.pre = buffers.activations.clone();
+        self.capacity = m;
+    }
+
+    /// Seeds the generator that draws dropout's masks.
+    pub fn seed_dropout(&mut self, seed: u64) {
+        self.dropout.rng = ChaCha8Rng::seed_from_u64(seed);
+    }
+
+    fn reserve_velocities(&mut self, sizes: &[usize]) {
+        let back = &mut self.back;
+        if back.velocity_w.len() + 1 != sizes.len() {
+            back.velocity_w = sizes
+                .windows(2)
+                .map(|s| vec![F::zero(); s[0] * s[1]])
+                .collect();
+            back.velocity_b = sizes[1..].iter().map(|&n| vec![F::zero(); n]).collect();
+            self.buffers.first.vt = vec![F::zero(); sizes[0] * sparse::padded(sizes[1])];
+        }
+    }
+}
+
+/// a = f(z) in place for every entry, σ eight or sixteen at a time where
+/// the processor can: the same bits as `Activation::f`.
+fn apply<F: NdFloat>(f: Activation, z: &mut [F]) {
+    match f {
+        Activation::Sigmoid => kernels::sigmoid(z),
+        _ => z.iter_mut().for_each(|z| *z = f.f(*z)),
+    }
+}
+
+/// a^L = the cost's output layer of z^L, in place: `z` is (m, n), one row
+/// per example; σ as `apply` computes it.
+fn output_layer<F: NdFloat>(cost: Cost, z: &mut [F], m: usize, n: usize) {
+    match cost.output() {
+        Output::Sigmoid => kernels::sigmoid(z),
+        Output::Softmax => {
+            if let Ok(z) = ArrayViewMut2::from_shape((m, n), z) {
+                cost.output_layer(z, Axis(1));
+            }
+        }
+    }
+}
+
+/// The matrix `x` (n, m), one column per example, as a row-major (m, n)
+/// slice: where it lies if its memory already has that layout, else copied.
+fn rows_of<'a, F: NdFloat>(x: ArrayView2<'a, F>, buffer: &'a mut Vec<F>) -> &'a [F] {
+    let rows = x.reversed_axes();
+    if let Some(slice) = rows.to_slice() {
+        return slice;
+    }
+    buffer.clear();
+    buffer.extend(rows.iter().copied());
+    buffer
+}
+
+fn weights_slice<F: NdFloat>(w: &Array2<F>) -> &[F] {
+    w.as_slice().expect("weights are kept in standard layout")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// Pixel bytes give the same steps as their values, on one thread or
+    /// two (where the helper converts the bytes itself), with every rule.
+    #[test]
+    fn pixel_steps_match_value_steps_on_any_thread_count() {
+        // Large enough for the first layer to be split between threads.
+        let sizes = [784, 30, 10];
+        let (m, k) = (10, sizes[0]);
+        let pixels: Vec<u8> = (0..3 * m * k).map(|i| ((i * 7919) % 256) as u8).collect();
+        let labels: Vec<usize> = (0..3 * m).map(|i| (i * 3) % 10).collect();
+        let rules = [
+            Rule::sgd(3.0f32),
+            Rule {
+                eta: 0.5,
+                decay: 1e-4,
+                momentum: 0.9,
+                dropout: 0.3,
+            },
+        ];
+        for rule in rules {
+            let mut results = Vec::new();
+            for (threads, bytes) in [(1, false), (1, true), (2, false), (2, true)] {
+                let mut net =
+                    Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+                let mut ws = Trainer::new(&sizes, m, threads);
+                ws.seed_dropout(9);
+                for step in 0..3 {
+                    let batch = &pixels[step * m * k..(step + 1) * m * k];
+                    let y = Array2::from_shape_fn((10, m), |(j, i)| {
+                        f32::from(u8::from(labels[step * m + i] == j))
+                    });
+                    if bytes {
+                        ws.step_pixels(&mut net, batch, y.view(), &rule);
+                    } else {
+                        let x = Array2::from_shape_fn((k, m), |(p, i)| {
+                            f32::from(batch[i * k + p]) / 255.0
+                        });
+                        ws.step(&mut net, x.view(), y.view(), &rule);
+                    }
+                }
+                results.push(net);
+            }
+            assert!(
+                results[0].weights
+                    != Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5))
+                        .unwrap()
+                        .weights
+            );
+            for other in &results[1..] {
+                assert_eq!(other.weights, results[0].weights);
+                assert_eq!(other.biases, results[0].biases);
+            }
+        }
+    }
+
+    /// The pipelined steps (the next mini-batch loaded and fed forward
+    /// during this one's backward pass) move the network exactly as one
+    /// step at a time, whatever the threads, with a short last mini-batch.
+    #[test]
+    fn pipelined_steps_match_single_steps() {
+        // A sparse first layer with small layers after it, a dense one, and
+        // a sparse one before a layer large enough to split. Mini-batches of
+        // 3 are too small to split: the dense pipeline passes between the
+        // fused and the plain first-layer step both ways.
+        for sizes in [&[784, 30, 10][..], &[784, 100, 10], &[784, 64, 256, 10]] {
+            pipelined_steps_match_single_steps_for(sizes);
+        }
+    }
+
+    fn pipelined_steps_match_single_steps_for(sizes: &[usize]) {
+        let k = sizes[0];
+        let sizes_of = [10, 10, 3, 10, 7];
+        let total: usize = sizes_of.iter().sum();
+        let pixels: Vec<u8> = (0..total * k).map(|i| ((i * 7919) % 256) as u8).collect();
+        let labels: Vec<usize> = (0..total).map(|i| (i * 7) % 10).collect();
+        let start = |t: usize| sizes_of[..t].iter().sum::<usize>();
+        let rule = Rule {
+            eta: 0.5f32,
+            decay: 1e-4,
+            momentum: 0.9,
+            dropout: 0.3,
+        };
+        for plain in [true, false] {
+            let rule = if plain { Rule::sgd(3.0) } else { rule };
+            let mut results = Vec::new();
+            for (threads, pipelined) in [(1, false), (1, true), (2, false), (2, true)] {
+                let mut net =
+                    Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+                let mut ws = Trainer::new(sizes, 10, threads);
+                ws.seed_dropout(3);
+                let batch = |t: usize| start(t)..start(t + 1);
+                if pipelined {
+                    let mut steps = 0;
+                    let load = |t: usize, x: &mut [u8], y: &mut [f32]| {
+                        let examples = batch(t);
+                        x[..examples.len() * k]
+                            .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
+                        y.fill(0.0);
+                        for (row, i) in examples.clone().enumerate() {
+                            y[row * 10 + labels[i]] = 1.0;
+                        }
+                        examples.len()
+                    };
+                    ws.steps(&mut net, sizes_of.len(), load, &rule, &mut || steps += 1);
+                    assert_eq!(steps, sizes_of.len());
+                } else {
+                    for t in 0..sizes_of.len() {
+                        let examples = batch(t);
+                        let y = Array2::from_shape_fn((10, examples.len()), |(j, i)| {
+                            f32::from(u8::from(labels[examples.start + i] == j))
+                        });
+                        let x = &pixels[examples.start * k..examples.end * k];
+                        ws.step_pixels(&mut net, x, y.view(), &rule);
+                    }
+                }
+                results.push(net);
+            }
+            let start = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+            assert!(
+                results[0].weights != start.weights,
+                "{sizes:?}: nothing moved"
+            );
+            for other in &results[1..] {
+                assert_eq!(other.weights, results[0].weights, "{sizes:?}");
+                assert_eq!(other.biases, results[0].biases, "{sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kernel_feedforward_matches_the_ndarray_one() {
+        let net = Network::<f64>::new(&[37, 21, 5], &mut ChaCha8Rng::seed_from_u64(4)).unwrap();
+        let x = Array2::from_shape_fn((37, 9), |(i, j)| ((i * 7 + j * 3) % 11) as f64 / 11.0);
+        let (_, reference) = net.feedforward_batch(x.view());
+        let mut ws = Trainer::new(&net.sizes, 4, 1);
+        let fast = ws.feedforward(&net, x.view());
+        assert_eq!(fast.dim(), (5, 9));
+        for (p, q) in fast.iter().zip(reference.iter()) {
+            assert!((p - q).abs() < 1e-14, "{p} vs {q}");
+        }
+    }
+}
