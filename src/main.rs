@@ -708,13 +708,16 @@ fn run_gradcheck(args: GradcheckArgs) -> Result<()> {
     let mut worst: f64 = 0.0;
     for (activation, cost) in combinations {
         let check = nndl::gradcheck::check(sizes, activation, cost, args.batch_size, args.seed)?;
-        worst = worst.max(check.max_relative_error);
+        worst = worst
+            .max(check.max_relative_error)
+            .max(check.engine_max_relative_error);
         say!(
-            "{} neurons, {} output, {} cost: max relative error: {:.1e}  backprop {}  finite differences {} ({} forward passes)  ratio {:.0}×",
+            "{} neurons, {} output, {} cost: max relative error: {:.1e} (engine {:.1e})  backprop {}  finite differences {} ({} forward passes)  ratio {:.0}×",
             activation,
             cost.output(),
             cost,
             check.max_relative_error,
+            check.engine_max_relative_error,
             duration(check.backprop_seconds),
             duration(check.numerical_seconds),
             thousands(check.forward_passes),

@@ -156,7 +156,7 @@ impl<F: NdFloat> Network<F> {
     /// a = f(z) in place for the layer of index `i`: the neuron's f for
     /// hidden layers, the cost's output layer for the last. `neurons` is
     /// the axis along which one example's values lie.
-    fn activate(&self, i: usize, mut z: ArrayViewMut2<F>, neurons: Axis) {
+    pub(crate) fn activate(&self, i: usize, mut z: ArrayViewMut2<F>, neurons: Axis) {
         if i + 1 == self.layers() {
             self.cost.output_layer(z, neurons);
         } else {

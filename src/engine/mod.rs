@@ -1269,6 +1269,176 @@ fn weights_slice<F: NdFloat>(w: &Array2<F>) -> &[F] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::Cost;
+    use crate::init::Init;
+    use crate::rules::Velocity;
+    use rand::RngExt;
+
+    /// The largest |a − b| over a layer, against the largest |b − start|:
+    /// how far the engine's step is from the book's, relative to the step.
+    fn step_error(start: &Network<f64>, engine: &Network<f64>, book: &Network<f64>) -> f64 {
+        let mut worst = 0.0f64;
+        let layers = start.weights.iter().zip(&engine.weights).zip(&book.weights);
+        let biases = start.biases.iter().zip(&engine.biases).zip(&book.biases);
+        let rel = |s: &[f64], e: &[f64], b: &[f64]| {
+            let step = s
+                .iter()
+                .zip(b)
+                .fold(0.0f64, |m, (s, b)| m.max((b - s).abs()));
+            let off = e
+                .iter()
+                .zip(b)
+                .fold(0.0f64, |m, (e, b)| m.max((e - b).abs()));
+            assert!(step > 0.0, "a layer did not move");
+            off / step
+        };
+        for ((s, e), b) in layers {
+            let slices = (s.as_slice(), e.as_slice(), b.as_slice());
+            if let (Some(s), Some(e), Some(b)) = slices {
+                worst = worst.max(rel(s, e, b));
+            }
+        }
+        for ((s, e), b) in biases {
+            let slices = (s.as_slice(), e.as_slice(), b.as_slice());
+            if let (Some(s), Some(e), Some(b)) = slices {
+                worst = worst.max(rel(s, e, b));
+            }
+        }
+        worst
+    }
+
+    /// The engine's masks of the last step, as the book takes them: (n_l, m)
+    /// for each hidden layer.
+    fn masks_of(ws: &Trainer<f64>, sizes: &[usize], m: usize) -> Vec<Array2<f64>> {
+        let hidden = &sizes[1..sizes.len() - 1];
+        hidden
+            .iter()
+            .zip(&ws.dropout.masks)
+            .map(|(&n, mask)| {
+                Array2::from_shape_vec((m, n), mask[..m * n].to_vec())
+                    .expect("a mask per example and neuron")
+                    .reversed_axes()
+            })
+            .collect()
+    }
+
+    /// One engine step equals one book step, to 1e-12 of the step, in f64:
+    /// every cost (and so output layer) × neuron, sparse and dense first
+    /// layers, one and two hidden layers, one and two threads, under the
+    /// chapter's rule, L2, momentum (two steps, so the velocity carries)
+    /// and dropout with the engine's masks; and the engine's gradient is
+    /// the book's.
+    #[test]
+    fn engine_steps_are_the_books() {
+        // [20, 12, …] trains its first layer sparse, [20, 70, …] dense;
+        // [784, 100, 10] at m = 10 is large enough to split between threads.
+        let networks: [&[usize]; 5] = [
+            &[20, 12, 5],
+            &[20, 12, 9, 5],
+            &[20, 70, 5],
+            &[20, 70, 9, 5],
+            &[784, 100, 10],
+        ];
+        let rules = [
+            Rule::sgd(0.7),
+            Rule {
+                decay: 0.01,
+                ..Rule::sgd(0.7)
+            },
+            Rule {
+                momentum: 0.9,
+                decay: 0.001,
+                ..Rule::sgd(0.2)
+            },
+            Rule {
+                dropout: 0.3,
+                ..Rule::sgd(0.7)
+            },
+        ];
+        let mut worst = 0.0f64;
+        let mut cases = 0;
+        for (n, sizes) in networks.into_iter().enumerate() {
+            let m = 10;
+            let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+            // Four inputs in five zero, as in MNIST, the rest in (0, 1].
+            let x = Array2::from_shape_fn((sizes[0], m), |_| {
+                let v: f64 = rng.random();
+                if v < 0.8 { 0.0 } else { (v - 0.8) * 5.0 }
+            });
+            let n_out = sizes[sizes.len() - 1];
+            let y = Array2::from_shape_fn((n_out, m), |(j, i)| {
+                f64::from(u8::from((i * 7) % n_out == j))
+            });
+            let threads: &[usize] = if sizes[0] > 100 { &[1, 2] } else { &[1] };
+            for cost in Cost::ALL {
+                for activation in Activation::ALL {
+                    let mut start =
+                        Network::<f64>::initialised(sizes, Init::Scaled, &mut rng).unwrap();
+                    start.activation = activation;
+                    start.cost = cost;
+                    for &t in threads {
+                        let mut ws = Trainer::new(sizes, m, t);
+                        let gradient = ws.gradient(&start, x.view(), y.view());
+                        let (nabla_b, nabla_w) = start.backprop_batch(x.view(), y.view());
+                        let mut as_net = start.clone();
+                        as_net.weights = gradient.1;
+                        as_net.biases = gradient.0;
+                        let mut book = start.clone();
+                        book.weights = nabla_w;
+                        book.biases = nabla_b;
+                        let zero = Network {
+                            weights: start.weights.iter().map(|w| w * 0.0).collect(),
+                            biases: start.biases.iter().map(|b| b * 0.0).collect(),
+                            ..start.clone()
+                        };
+                        let e = step_error(&zero, &as_net, &book);
+                        assert!(
+                            e < 1e-12,
+                            "{sizes:?} {cost} {activation}: gradient off by {e:e}"
+                        );
+                        for rule in &rules {
+                            let mut ws = Trainer::new(sizes, m, t);
+                            ws.seed_dropout(5);
+                            let mut engine = start.clone();
+                            let mut book = start.clone();
+                            let mut velocity = Velocity::zeros(&start);
+                            let steps = if rule.momentum > 0.0 { 2 } else { 1 };
+                            for _ in 0..steps {
+                                ws.step(&mut engine, x.view(), y.view(), rule);
+                                let masks = if rule.dropout > 0.0 {
+                                    masks_of(&ws, sizes, m)
+                                } else {
+                                    Vec::new()
+                                };
+                                if rule.dropout > 0.0 {
+                                    let dropped =
+                                        masks.iter().flatten().filter(|&&k| k == 0.0).count();
+                                    assert!(dropped > 0, "no neuron dropped");
+                                }
+                                book.update_mini_batch_by(
+                                    x.view(),
+                                    y.view(),
+                                    rule,
+                                    &mut velocity,
+                                    &masks,
+                                );
+                            }
+                            let e = step_error(&start, &engine, &book);
+                            assert!(
+                                e < 1e-12,
+                                "{sizes:?} {cost} {activation} {rule:?} threads {t}: off by {e:e}"
+                            );
+                            worst = worst.max(e);
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, (4 + 2) * 12 * 4);
+        eprintln!("engine against book: {cases} cases, worst {worst:.1e} of a step");
+    }
+
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
