@@ -324,15 +324,15 @@ mod x86 {
     }
 }
 
-/// The f32 kernels in SIMD intrinsics, written once for any vector width:
-/// each module below defines its vector type `V` of `L` lanes, the tile
-/// height `MR` and the primitives, then expands this. Tiles are sized to
-/// keep every accumulator in registers; each output sums in the same order
-/// whatever tile computes it.
+/// The forward product z = w a + b in SIMD intrinsics, for a vector type
+/// `V` of `L` = 16 lanes: each dot product sums in 16 lanes, k in order,
+/// then adds the lanes by `hsum`'s fixed tree. AVX-512 expands it with one
+/// register as V, AVX2 with a pair: the same sums in the same order, so a
+/// model does not depend on which of the two a machine has.
 /// SAFETY (for callers of every function it makes): the processor has the
 /// module's features, and the slices hold the sizes the public kernels assert.
 #[cfg(target_arch = "x86_64")]
-macro_rules! f32_kernels {
+macro_rules! f32_affine {
     ($features:literal) => {
         #[target_feature(enable = $features)]
         pub unsafe fn affine(
@@ -442,7 +442,19 @@ macro_rules! f32_kernels {
                 }
             }
         }
+    };
+}
 
+/// The other f32 kernels in SIMD intrinsics, written once for any vector
+/// width: each module below defines its vector type `V` of `L` lanes, the
+/// tile height `MR` and the primitives, then expands this. Each output is
+/// one lane's sum over examples or neurons, in order, so the width does not
+/// change it.
+/// SAFETY (for callers of every function it makes): the processor has the
+/// module's features, and the slices hold the sizes the public kernels assert.
+#[cfg(target_arch = "x86_64")]
+macro_rules! f32_kernels {
+    ($features:literal) => {
         #[target_feature(enable = $features)]
         pub unsafe fn back(d: &[f32], w: &[f32], d_prev: &mut [f32], m: usize, n: usize, k: usize) {
             let mut i = 0;
@@ -669,7 +681,6 @@ mod avx2 {
 
     type V = __m256;
     const L: usize = 8;
-    const MR: usize = 2;
 
     primitives!(
         "avx2,fma",
@@ -785,6 +796,65 @@ mod avx2 {
     }
 
     f32_kernels!("avx2,fma");
+
+    pub use wide::affine;
+
+    /// AVX-512's 16 lanes as a pair of AVX2 registers, for the dot products.
+    mod wide {
+        use std::arch::x86_64::*;
+
+        #[derive(Clone, Copy)]
+        struct V(__m256, __m256);
+        const L: usize = 16;
+        /// Two examples × four neurons of pairs: the sixteen registers.
+        const MR: usize = 1;
+
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        fn zero() -> V {
+            V(_mm256_setzero_ps(), _mm256_setzero_ps())
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn load(p: *const f32) -> V {
+            // SAFETY: by the caller's word, p points to 16 floats.
+            unsafe { V(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) }
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn load_part(p: *const f32, len: usize) -> V {
+            // SAFETY: by the caller's word, p points to len < 16 floats; the
+            // high half is read only where len > 8, and masked lanes not at all.
+            unsafe {
+                if len > 8 {
+                    V(_mm256_loadu_ps(p), super::load_part(p.add(8), len - 8))
+                } else {
+                    V(super::load_part(p, len), _mm256_setzero_ps())
+                }
+            }
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        fn fmadd(a: V, b: V, c: V) -> V {
+            V(
+                _mm256_fmadd_ps(a.0, b.0, c.0),
+                _mm256_fmadd_ps(a.1, b.1, c.1),
+            )
+        }
+
+        /// Lanes 0..8 plus lanes 8..16, then the eight as AVX2 adds them:
+        /// the tree of `avx512::hsum`.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        fn hsum(v: V) -> f32 {
+            super::hsum(_mm256_add_ps(v.0, v.1))
+        }
+
+        f32_affine!("avx2,fma");
+    }
 }
 
 /// AVX-512: sixteen lanes, thirty-two registers, so taller tiles.
@@ -825,10 +895,18 @@ mod avx512 {
         unsafe { _mm512_mask_storeu_ps(p, mask(len), v) }
     }
 
+    /// The sum of the lanes by a fixed tree: lanes 0..8 plus 8..16, then
+    /// 0..4 plus 4..8, then 0, 1 plus 2, 3, then the two. AVX2's pairs add
+    /// in the same tree (`avx2::wide::hsum`).
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     fn hsum(v: V) -> f32 {
-        _mm512_reduce_add_ps(v)
+        let lo = _mm512_castps512_ps256(v);
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        let s = _mm256_add_ps(lo, hi);
+        let s = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
     }
 
     /// `scale_bytes` sixteen at a time, the last few under a mask.
@@ -909,6 +987,7 @@ mod avx512 {
     }
 
     f32_kernels!("avx512f,avx2,fma");
+    f32_affine!("avx512f,avx2,fma");
 }
 
 /// a·b + c, fused where the instruction exists (plain `mul_add` would be a
@@ -1221,6 +1300,46 @@ mod tests {
 
     /// Each f32 build against the f64 kernels, to f32 rounding, and split
     /// updates against whole ones, exactly.
+    /// The SIMD builds give the same bits, AVX2 and AVX-512 alike, so the
+    /// same seed trains the same model on either kind of machine.
+    #[test]
+    fn avx2_and_avx512_builds_agree_bit_for_bit() {
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let builds: Vec<F32Kernels> = f32_builds()
+            .into_iter()
+            .filter(|b| b.name != "portable")
+            .collect();
+        for (m, n, k) in SHAPES {
+            let (a, w, b) = (
+                narrow(&values(m * k, 1)),
+                narrow(&values(n * k, 2)),
+                narrow(&values(n, 3)),
+            );
+            let d = narrow(&values(m * n, 4));
+            let outputs: Vec<_> = builds
+                .iter()
+                .map(|build| {
+                    let mut z = vec![0.0f32; m * n];
+                    (build.affine)(&a, &w, &b, &mut z, m, n, k);
+                    let mut out = vec![0.0f32; m * k];
+                    (build.back)(&d, &w, &mut out, m, n, k);
+                    let mut w2 = w.clone();
+                    (build.rank_update)(&d, &a, &mut w2, m, n, k, 0..n, 0.9);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    (bits(&z), bits(&out), bits(&w2))
+                })
+                .collect();
+            for (build, output) in builds.iter().zip(&outputs).skip(1) {
+                assert!(
+                    *output == outputs[0],
+                    "{} and {} differ at {m}×{n}×{k}",
+                    build.name,
+                    builds[0].name
+                );
+            }
+        }
+    }
+
     #[test]
     fn f32_kernels_match_the_naive_products() {
         let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
