@@ -27,6 +27,7 @@ macro_rules! say {
 #[command(
     name = "nndl",
     version,
+    arg_required_else_help = true,
     about = "Train, evaluate and query the backpropagation network of Nielsen's Neural Networks and Deep Learning, chapter 2"
 )]
 struct Cli {
@@ -106,8 +107,8 @@ struct TrainArgs {
     /// Threads to use, 0 for one per core; the model does not depend on it
     #[arg(long, default_value_t = 0, value_name = "N")]
     threads: usize,
-    /// Float type to train in; f64 is slower and exists for checking
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    /// Float type to train in, f32 or f64; f64 is slower and exists for checking
+    #[arg(long, default_value = "f32", value_name = "TYPE", value_parser = str::parse::<Precision>)]
     precision: Precision,
     /// Cost of sigmoid outputs (with --output softmax the cost is log-likelihood)
     #[arg(long, value_enum)]
@@ -219,15 +220,13 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // A bare `nndl`: usage and the subcommands.
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            // clap's first paragraph names the flag and the problem: one line of it.
-            let text = e.to_string();
-            let first: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            eprintln!("{}", first.join(" "));
+            eprintln!("{}", one_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -244,6 +243,21 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's error on one line: its first paragraph, which names the flag and
+/// the problem, and its tips ("a similar argument exists: '--epochs'").
+fn one_line(text: &str) -> String {
+    let first = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string());
+    let tips = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+        .map(|tip| format!("({tip})"));
+    first.chain(tips).collect::<Vec<_>>().join(" ")
 }
 
 fn parse_positive(s: &str) -> Result<usize, String> {

@@ -47,7 +47,7 @@ struct ModelIn {
 /// The float type a network computes in. A model remembers it, so that
 /// `evaluate` and `predict` compute exactly as training did; network2.py's
 /// files are f64.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
@@ -61,6 +61,18 @@ impl Precision {
             Precision::F32
         } else {
             Precision::F64
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "f64" => Ok(Precision::F64),
+            _ => Err(format!("unknown precision '{s}' (expected f32 or f64)")),
         }
     }
 }

@@ -153,6 +153,22 @@ fn fails(args: &[&str], code: i32, needles: &[&str]) {
 }
 
 #[test]
+fn a_bare_nndl_prints_usage_and_the_subcommands() {
+    let out = nndl(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out) + &stdout(&out);
+    for needle in [
+        "Usage: nndl <COMMAND>",
+        "train",
+        "evaluate",
+        "predict",
+        "gradcheck",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in {text}");
+    }
+}
+
+#[test]
 fn bad_flags_are_usage_errors() {
     let dir = scratch("flags");
     let out = dir.join("m.json");
@@ -184,6 +200,10 @@ fn bad_flags_are_usage_errors() {
         &["--train-size"],
     );
     fails(&["train", "--bogus"], 2, &["--bogus"]);
+    // clap's suggestion survives the folding onto one line.
+    fails(&["train", "--epoch", "3"], 2, &["'--epoch'", "'--epochs'"]);
+    fails(&["trian"], 2, &["'trian'", "'train'"]);
+    fails(&["train", "--precision", "f16"], 2, &["--precision", "f16"]);
     // Too large for memory: refused before anything is allocated, exit 1.
     fails(
         &["train", "--hidden", "3000000,3000000", "--out", o],
