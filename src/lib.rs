@@ -25,6 +25,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod image_input;
 pub mod init;
+pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod rules;

@@ -352,57 +352,6 @@ struct Progress {
     metrics_error: Option<Error>,
 }
 
-/// Every epoch's figures, CSV or JSON by the file's extension, written
-/// whole after each epoch (atomically) so an interrupted run keeps its rows.
-fn write_metrics(path: &Path, history: &[EpochReport]) -> Result<()> {
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v}"));
-    let acc = |x: Option<(usize, usize)>| x.map(|(c, t)| c as f64 / t.max(1) as f64);
-    let text = if json {
-        let rows: Vec<serde_json::Value> = history
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "epoch": r.epoch,
-                    "eta": r.eta,
-                    "seconds": r.seconds,
-                    "test_correct": r.correct,
-                    "test_total": r.total,
-                    "test_accuracy": r.accuracy(),
-                    "training_cost": r.training_cost,
-                    "training_accuracy": acc(r.training_accuracy),
-                    "validation_cost": r.validation_cost,
-                    "validation_accuracy": acc(r.validation_accuracy),
-                })
-            })
-            .collect();
-        serde_json::to_string_pretty(&rows).map_err(|e| Error::invalid(path, e.to_string()))? + "\n"
-    } else {
-        let mut text = String::from(
-            "epoch,eta,seconds,test_correct,test_total,test_accuracy,training_cost,training_accuracy,validation_cost,validation_accuracy\n",
-        );
-        for r in history {
-            text += &format!(
-                "{},{},{:.3},{},{},{},{},{},{},{}\n",
-                r.epoch,
-                r.eta,
-                r.seconds,
-                r.correct,
-                r.total,
-                r.accuracy(),
-                opt(r.training_cost),
-                opt(acc(r.training_accuracy)),
-                opt(r.validation_cost),
-                opt(acc(r.validation_accuracy)),
-            );
-        }
-        text
-    };
-    model::write_atomically(path, text.as_bytes())
-}
-
 impl Observer for Progress {
     fn epoch_started(&mut self, epoch: usize, batches: usize) {
         if self.quiet || !std::io::stderr().is_terminal() {
@@ -463,7 +412,7 @@ impl Observer for Progress {
         if let Some(path) = &self.metrics
             && self.metrics_error.is_none()
         {
-            self.metrics_error = write_metrics(path, &self.history).err();
+            self.metrics_error = nndl::metrics::write(path, &self.history).err();
         }
     }
 }
@@ -493,8 +442,7 @@ fn thousands(n: usize) -> String {
 fn run_train(args: TrainArgs) -> Result<()> {
     model::check_writable(&args.out)?;
     if let Some(path) = &args.metrics {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !ext.eq_ignore_ascii_case("csv") && !ext.eq_ignore_ascii_case("json") {
+        if nndl::metrics::is_json(path).is_none() {
             return Err(Error::Usage(format!(
                 "--metrics {}: the file name must end in .csv or .json",
                 path.display()
@@ -503,14 +451,6 @@ fn run_train(args: TrainArgs) -> Result<()> {
         model::check_writable(path)?;
     }
     let cost = cost_of(args.output, args.cost)?;
-    if args.per_example
-        && (args.lambda > 0.0 || args.momentum > 0.0 || args.dropout > 0.0 || args.expand)
-    {
-        return Err(Error::Usage(
-            "--per-example runs the chapter's plain SGD: it does not take --lambda, --momentum, --dropout or --expand"
-                .into(),
-        ));
-    }
     let mnist = load_mnist(&args.data)?;
     let mut training = mnist.training;
     if let Some(n) = args.train_size {
@@ -529,22 +469,6 @@ fn run_train(args: TrainArgs) -> Result<()> {
         (None, Some(Sizes(hidden))) => [vec![pixels], hidden, vec![classes]].concat(),
         (None, None) => vec![pixels, 30, classes],
     };
-    if sizes[0] != pixels {
-        return Err(Error::Usage(format!(
-            "--layers: the first layer must be {pixels}, one neuron per pixel of the {}×{} images in {}, not {}",
-            training.rows,
-            training.cols,
-            args.data.display(),
-            sizes[0]
-        )));
-    }
-    if sizes[sizes.len() - 1] != classes {
-        return Err(Error::Usage(format!(
-            "--layers: the last layer must be {classes}, one neuron per class in {}, not {}",
-            args.data.display(),
-            sizes[sizes.len() - 1]
-        )));
-    }
     let seed = args.seed.unwrap_or_else(rand::random);
     let config = TrainConfig {
         sizes,
@@ -569,6 +493,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
         expand: args.expand,
         threads: args.threads,
     };
+    config.validate(&training, &args.data)?;
     if !args.quiet {
         let mut extras = Vec::new();
         for (on, text) in [

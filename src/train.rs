@@ -3,6 +3,7 @@
 //! learning better: regularisation, momentum, dropout, more data, and
 //! schedules driven by the validation set.
 
+use std::path::Path;
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayViewMut2, NdFloat, s};
@@ -14,8 +15,9 @@ use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
 use crate::engine::Trainer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::init::Init;
+use crate::init::check_sizes;
 use crate::network::Network;
 use crate::rules::{Evaluation, Rule};
 
@@ -67,6 +69,41 @@ pub struct Monitor {
 }
 
 impl TrainConfig {
+    /// Refuses settings that cannot train on `training` (read from `data`),
+    /// naming the flag at fault: flags that do not go together, layers that
+    /// do not fit the images and classes, and layer sizes `check_sizes`
+    /// refuses.
+    pub fn validate(&self, training: &Dataset, data: &Path) -> Result<()> {
+        if self.per_example
+            && (self.lambda > 0.0 || self.momentum > 0.0 || self.dropout > 0.0 || self.expand)
+        {
+            return Err(Error::Usage(
+                "--per-example runs the chapter's plain SGD: it does not take --lambda, --momentum, --dropout or --expand"
+                    .into(),
+            ));
+        }
+        let (pixels, classes) = (training.pixels(), training.classes);
+        let (first, last) = (self.sizes.first(), self.sizes.last());
+        if first != Some(&pixels) {
+            return Err(Error::Usage(format!(
+                "--layers: the first layer must be {pixels}, one neuron per pixel of the {}×{} images in {}, not {}",
+                training.rows,
+                training.cols,
+                data.display(),
+                first.unwrap_or(&0)
+            )));
+        }
+        if last != Some(&classes) {
+            return Err(Error::Usage(format!(
+                "--layers: the last layer must be {classes}, one neuron per class in {}, not {}",
+                data.display(),
+                last.unwrap_or(&0)
+            )));
+        }
+        let float_bytes = 4;
+        check_sizes(&self.sizes, float_bytes)
+    }
+
     /// The chapter's experiment: [784, 30, 10], 30 epochs, m = 10, η = 3.0,
     /// sigmoid neurons, quadratic cost, N(0, 1) initialisation.
     pub fn chapter(seed: u64) -> Self {
