@@ -582,7 +582,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
 
 /// Trains in precision F and saves the best epoch's network: its report,
 /// the seconds taken, why training stopped and how many epochs ran.
-fn train_and_save<F: NdFloat>(
+fn train_and_save<F: nndl::Real>(
     config: &TrainConfig,
     [training, validation, test]: [&nndl::Dataset; 3],
     progress: &mut Progress,
@@ -694,7 +694,7 @@ fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     }
 }
 
-fn evaluate_in<F: NdFloat>(net: Network<F>, args: &EvaluateArgs) -> Result<()> {
+fn evaluate_in<F: nndl::Real>(net: Network<F>, args: &EvaluateArgs) -> Result<()> {
     let mnist = load_mnist(&args.data)?;
     let (name, data) = match args.split {
         Split::Test => ("test", &mnist.test),

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayViewMut2, NdFloat, s};
+use ndarray::{Array2, ArrayViewMut2, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
-use crate::engine::Trainer;
+use crate::engine::{Real, Trainer};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::init::check_sizes;
@@ -220,7 +220,7 @@ pub struct Sgd<'a, F> {
     trainer: Trainer<F>,
 }
 
-impl<'a, F: NdFloat> Sgd<'a, F> {
+impl<'a, F: Real> Sgd<'a, F> {
     /// A fresh network for `config`, initialised from its seed.
     pub fn new(config: &TrainConfig, training: &'a Dataset) -> Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -334,7 +334,7 @@ impl<'a, F: NdFloat> Sgd<'a, F> {
 /// Trains a fresh network on `training` by mini-batch SGD, scoring it on
 /// `test` after every epoch, and on `validation` where asked or where the
 /// validation set drives a schedule.
-pub fn train<F: NdFloat>(
+pub fn train<F: Real>(
     config: &TrainConfig,
     training: &Dataset,
     validation: &Dataset,

@@ -14,112 +14,6 @@ use ndarray::NdFloat as Float;
 /// Accumulator width: one AVX register of f32.
 const LANES: usize = 8;
 
-/// z[i][j] = b[j] + Σ_k a[i][k] w[j][k]: a is (m, k), w is (n, k), z is (m, n).
-/// The forward product z = w a + b, with examples as rows.
-pub fn affine<F: Float>(a: &[F], w: &[F], b: &[F], z: &mut [F], m: usize, n: usize, k: usize) {
-    assert!(a.len() >= m * k && w.len() >= n * k && b.len() >= n && z.len() >= m * n);
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        if is_f32::<F>() {
-            // SAFETY: F is f32, so the slices are f32 slices; the processor
-            // has AVX2 and FMA.
-            if has_avx512() {
-                // SAFETY: as below, and the processor has AVX-512F.
-                return unsafe { avx512::affine(f32s(a), f32s(w), f32s(b), f32s_mut(z), m, n, k) };
-            }
-            // SAFETY: F is f32 and the processor has AVX2 and FMA (above).
-            return unsafe { avx2::affine(f32s(a), f32s(w), f32s(b), f32s_mut(z), m, n, k) };
-        }
-        // SAFETY: the processor has AVX2 and FMA.
-        return unsafe { x86::affine(a, w, b, z, m, n, k) };
-    }
-    affine_impl::<F, false>(a, w, b, z, m, n, k)
-}
-
-/// d_prev[i][k] = Σ_j d[i][j] w[j][k]: d is (m, n), w is (n, k), d_prev is (m, k).
-/// The product (w^T δ) of BP2, with examples as rows.
-pub fn back<F: Float>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k: usize) {
-    assert!(d.len() >= m * n && w.len() >= n * k && d_prev.len() >= m * k);
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        if is_f32::<F>() {
-            // SAFETY: F is f32, so the slices are f32 slices; the processor
-            // has AVX2 and FMA.
-            if has_avx512() {
-                // SAFETY: as below, and the processor has AVX-512F.
-                return unsafe { avx512::back(f32s(d), f32s(w), f32s_mut(d_prev), m, n, k) };
-            }
-            // SAFETY: F is f32 and the processor has AVX2 and FMA (above).
-            return unsafe { avx2::back(f32s(d), f32s(w), f32s_mut(d_prev), m, n, k) };
-        }
-        // SAFETY: the processor has AVX2 and FMA.
-        return unsafe { x86::back(d, w, d_prev, m, n, k) };
-    }
-    back_impl::<F, false>(d, w, d_prev, m, n, k)
-}
-
-/// w[j][k] += Σ_i c[i][j] a[i][k]: c is (m, n), a is (m, k), w is (n, k).
-/// BP4 summed over the mini-batch and added to the weights in one pass.
-#[cfg(test)]
-pub fn rank_update<F: Float>(c: &[F], a: &[F], w: &mut [F], m: usize, n: usize, k: usize) {
-    rank_update_rows(c, a, w, m, n, k, 0..n, F::one())
-}
-
-/// w[j][k] = scale · w[j][k] + Σ_i c[i][j] a[i][k] for the weight rows
-/// `rows` only: `w` holds just those rows, so two threads can update two
-/// halves of one matrix. `scale` is L2's weight decay, or momentum's μ.
-#[allow(clippy::too_many_arguments)]
-pub fn rank_update_rows<F: Float>(
-    c: &[F],
-    a: &[F],
-    w: &mut [F],
-    m: usize,
-    n: usize,
-    k: usize,
-    rows: Range<usize>,
-    scale: F,
-) {
-    assert!(rows.end <= n && c.len() >= m * n && a.len() >= m * k && w.len() >= rows.len() * k);
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        if is_f32::<F>() {
-            // SAFETY: F is f32, so the slices are f32 slices; the processor
-            // has AVX2 and FMA.
-            if has_avx512() {
-                // SAFETY: as below, and the processor has AVX-512F.
-                return unsafe {
-                    avx512::rank_update(
-                        f32s(c),
-                        f32s(a),
-                        f32s_mut(w),
-                        m,
-                        n,
-                        k,
-                        rows,
-                        f32s(&[scale])[0],
-                    )
-                };
-            }
-            // SAFETY: F is f32 and the processor has AVX2 and FMA (above).
-            return unsafe {
-                avx2::rank_update(
-                    f32s(c),
-                    f32s(a),
-                    f32s_mut(w),
-                    m,
-                    n,
-                    k,
-                    rows,
-                    f32s(&[scale])[0],
-                )
-            };
-        }
-        // SAFETY: the processor has AVX2 and FMA.
-        return unsafe { x86::rank_update(c, a, w, m, n, k, rows, scale) };
-    }
-    rank_update_impl::<F, false>(c, a, w, m, n, k, rows, scale)
-}
-
 /// Momentum's step after BP4 has been added into the velocity:
 /// v → v − decay·w, then w → w + v. Velocities below 1e-30 become 0, so
 /// rows that stop learning do not decay into slow subnormal floats.
@@ -145,23 +39,11 @@ fn momentum_step_impl<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
     }
 }
 
-/// dst[i] = src[i] / 255: pixel bytes to [0, 1], exactly rounded.
-pub fn scale_bytes<F: Float>(src: &[u8], dst: &mut [F]) {
-    let dst = &mut dst[..src.len()];
+/// dst[i] = src[i] / 255 for any float type: with FMA where the processor
+/// has it (`scale_bytes_impl`). `dst` is as long as `src`.
+pub fn scale_bytes_generic<F: Float>(src: &[u8], dst: &mut [F]) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
-        if is_f32::<F>() {
-            // SAFETY: F is f32; the processor has AVX2 and FMA (and AVX-512F
-            // where that build is chosen).
-            unsafe {
-                if has_avx512() {
-                    avx512::scale_bytes(src, f32s_mut(dst));
-                } else {
-                    avx2::scale_bytes(src, f32s_mut(dst));
-                }
-            }
-            return;
-        }
         // SAFETY: the processor has AVX2 and FMA.
         return unsafe { x86::scale_bytes(src, dst) };
     }
@@ -185,25 +67,6 @@ fn scale_bytes_impl<F: Float, const FMA: bool>(src: &[u8], dst: &mut [F]) {
             b / max
         };
     }
-}
-
-/// v[i] = σ(v[i]) for every entry, as `sigmoid::sigmoid` computes it
-/// (in f32 the same bits, eight or sixteen at a time).
-pub fn sigmoid<F: Float>(v: &mut [F]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() && is_f32::<F>() {
-        // SAFETY: F is f32; the processor has AVX2 (and AVX-512F where chosen).
-        unsafe {
-            let v = f32s_mut(v);
-            if has_avx512() {
-                avx512::sigmoid(v);
-            } else {
-                avx2::sigmoid(v);
-            }
-        }
-        return;
-    }
-    v.iter_mut().for_each(|x| *x = crate::sigmoid::sigmoid(*x));
 }
 
 /// The instruction sets the kernels may use, best last.
@@ -248,35 +111,10 @@ pub(crate) fn has_avx2_fma() -> bool {
     simd() >= Simd::Avx2
 }
 
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx512() -> bool {
-    simd() >= Simd::Avx512
-}
-
-pub(crate) fn is_f32<F: Float>() -> bool {
-    std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
-}
-
-/// Reinterprets a slice of F as f32.
-/// SAFETY (for callers): F is f32.
-#[cfg(target_arch = "x86_64")]
-pub(crate) unsafe fn f32s<F: Float>(x: &[F]) -> &[f32] {
-    // SAFETY: F and f32 are the same type, by the caller's word.
-    unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
-}
-
-/// Reinterprets a mutable slice of F as f32.
-/// SAFETY (for callers): F is f32.
-#[cfg(target_arch = "x86_64")]
-pub(crate) unsafe fn f32s_mut<F: Float>(x: &mut [F]) -> &mut [f32] {
-    // SAFETY: F and f32 are the same type, by the caller's word.
-    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) }
-}
-
 /// Each kernel's `impl::<F, true>` compiled with AVX2 and FMA enabled.
 /// SAFETY (for callers): only where `has_avx2_fma()` holds.
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::*;
     use std::ops::Range;
 
@@ -675,7 +513,7 @@ macro_rules! primitives {
 
 /// AVX2 + FMA: eight lanes, sixteen registers.
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -859,7 +697,7 @@ mod avx2 {
 
 /// AVX-512: sixteen lanes, thirty-two registers, so taller tiles.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -1006,7 +844,7 @@ fn lanes<F: Float>(row: &[F], start: usize) -> [F; LANES] {
 }
 
 #[inline(always)]
-fn affine_impl<F: Float, const FMA: bool>(
+pub(super) fn affine_impl<F: Float, const FMA: bool>(
     a: &[F],
     w: &[F],
     b: &[F],
@@ -1080,7 +918,7 @@ fn dot_tile<F: Float, const FMA: bool, const MR: usize, const NR: usize>(
 }
 
 #[inline(always)]
-fn back_impl<F: Float, const FMA: bool>(
+pub(super) fn back_impl<F: Float, const FMA: bool>(
     d: &[F],
     w: &[F],
     d_prev: &mut [F],
@@ -1127,7 +965,7 @@ fn back_impl<F: Float, const FMA: bool>(
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn rank_update_impl<F: Float, const FMA: bool>(
+pub(super) fn rank_update_impl<F: Float, const FMA: bool>(
     c: &[F],
     a: &[F],
     w: &mut [F],
@@ -1203,8 +1041,14 @@ fn update_tile<F: Float, const FMA: bool, const NR: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::real::{affine, back, rank_update_rows, sigmoid};
     use super::*;
     use std::ops::Range;
+
+    /// w[j][k] += Σ_i c[i][j] a[i][k] over every row.
+    fn rank_update(c: &[f64], a: &[f64], w: &mut [f64], m: usize, n: usize, k: usize) {
+        rank_update_rows(c, a, w, m, n, k, 0..n, 1.0)
+    }
 
     /// Deterministic values in [−1, 1).
     fn values(len: usize, seed: u64) -> Vec<f64> {

@@ -10,11 +10,12 @@
 
 mod kernels;
 pub(crate) mod pool;
+mod real;
 mod sparse;
 
 use std::ops::Range;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, NdFloat, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -26,10 +27,12 @@ use crate::rules::{Evaluation, Rule};
 use pool::Pool;
 use sparse::SparseRows;
 
+pub use real::Real;
+
 /// Examples fed forward at once when evaluating.
 const EVAL_CHUNK: usize = 1000;
 
-impl<F: NdFloat> Network<F> {
+impl<F: Real> Network<F> {
     /// One step on the mini-batch X = `x`, Y = `y` by `rule`. This is
     /// `backprop_batch` with examples as rows, and BP4's product added
     /// straight into the weights (or velocities) instead of kept as ∇w.
@@ -74,7 +77,7 @@ impl<F: NdFloat> Network<F> {
             let rows = &mut first.rows[first.cur];
             match x {
                 Input::Values(values) => rows.fill_from_values(&values[..m * k], k),
-                Input::Pixels(pixels) => rows.fill_from_pixels(&pixels[..m * k], k),
+                Input::Pixels(pixels) => real::fill_from_pixels(rows, &pixels[..m * k], k),
             }
             self.load_first(ws);
         }
@@ -127,7 +130,7 @@ impl<F: NdFloat> Network<F> {
         if sparse {
             let first = &mut ws.buffers.first;
             first.cur = 0;
-            first.rows[0].fill_from_pixels(&pixels[0][..m * k], k);
+            real::fill_from_pixels(&mut first.rows[0], &pixels[0][..m * k], k);
             self.load_first(ws);
         }
         let x = Input::Pixels(&pixels[0][..m * k]);
@@ -167,7 +170,7 @@ impl<F: NdFloat> Network<F> {
                 if more {
                     m_next = load(t + 1, next, next_y);
                     if sparse {
-                        next_rows.fill_from_pixels(&next[..m_next * k], k);
+                        real::fill_from_pixels(next_rows, &next[..m_next * k], k);
                     }
                 }
             };
@@ -261,7 +264,7 @@ impl<F: NdFloat> Network<F> {
                 sizes[t] <= capacity,
                 "a mini-batch larger than the workspace"
             );
-            ws.buffers.first.rows[t].fill_from_pixels(&pixels[t][..sizes[t] * k], k);
+            real::fill_from_pixels(&mut ws.buffers.first.rows[t], &pixels[t][..sizes[t] * k], k);
         }
         self.load_first(ws);
         ws.buffers.first.cur = 0;
@@ -294,7 +297,7 @@ impl<F: NdFloat> Network<F> {
                 || {
                     if t + 2 < batches {
                         m_loaded = load(t + 2, &mut bytes, &mut y_rows);
-                        rows.fill_from_pixels(&bytes[..m_loaded.min(capacity) * k], k);
+                        real::fill_from_pixels(&mut rows, &bytes[..m_loaded.min(capacity) * k], k);
                     }
                 },
                 || {
@@ -397,7 +400,7 @@ impl<F: NdFloat> Network<F> {
                 let mask = &dropout.masks.get(i - 1).map_or(&[][..], |v| &v[..])
                     [..if dropped { m * k } else { 0 }];
                 let bp2 = |delta: &[F], delta_prev: &mut [F], a: &[F], mask: &[F], rows: usize| {
-                    kernels::back(delta, w, delta_prev, rows, n, k);
+                    real::back(delta, w, delta_prev, rows, n, k);
                     for (d, &a) in delta_prev.iter_mut().zip(a) {
                         *d *= act.prime_from_output(a);
                     }
@@ -426,7 +429,7 @@ impl<F: NdFloat> Network<F> {
                 let v = &mut velocity_b[i][..n];
                 v.iter_mut().for_each(|v| *v *= rule.momentum);
                 add_scaled_rows(v, delta, -rate);
-                kernels::momentum_step(biases, v, F::zero());
+                real::momentum_step(biases, v, F::zero());
             } else {
                 add_scaled_rows(biases, delta, -rate);
             }
@@ -600,7 +603,7 @@ impl<F: NdFloat> Network<F> {
             assert_eq!(rows.len(), m, "the lit inputs of this mini-batch");
             // On this thread alone: the helper reading w² while this thread
             // writes it in BP4 would move its cache lines between the cores.
-            sparse::affine(rows, 0..m, &first.wt, first.np, n, b, a);
+            real::sparse_affine(rows, 0..m, &first.wt, first.np, n, b, a);
             if self.layers() > 1 {
                 apply(self.activation, a);
             }
@@ -840,7 +843,7 @@ pub enum Input<'a, F> {
 
 /// Rows `rows` of layer i's input, k values each: the network's input
 /// (converted into `buffer` if need be), or the activations `done[i − 1]`.
-fn layer_input<'c, F: NdFloat>(
+fn layer_input<'c, F: Real>(
     x: Input<'c, F>,
     done: &'c [Vec<F>],
     i: usize,
@@ -855,7 +858,7 @@ fn layer_input<'c, F: NdFloat>(
     }
 }
 
-impl<'a, F: NdFloat> Input<'a, F> {
+impl<'a, F: Real> Input<'a, F> {
     /// Rows `rows` of the input, k values each: where they lie, or
     /// converted into `buffer`.
     fn rows<'c>(self, rows: Range<usize>, k: usize, buffer: &'c mut [F]) -> &'c [F]
@@ -867,7 +870,7 @@ impl<'a, F: NdFloat> Input<'a, F> {
             Input::Values(v) => &v[start..end],
             Input::Pixels(p) => {
                 let out = &mut buffer[..end - start];
-                kernels::scale_bytes(&p[start..end], out);
+                real::scale_bytes(&p[start..end], out);
                 out
             }
         }
@@ -883,7 +886,7 @@ struct Dropout<F> {
     pre: Vec<Vec<F>>,
 }
 
-impl<F: NdFloat> Dropout<F> {
+impl<F: Real> Dropout<F> {
     /// Drops neurons of hidden layer index `i` in `a` (m, n_l), if p > 0.
     fn apply(&mut self, i: usize, a: &mut [F]) {
         if self.p <= F::zero() {
@@ -910,7 +913,7 @@ impl<F: NdFloat> Dropout<F> {
 /// into δ until it is subnormal, and arithmetic on subnormal floats runs
 /// many times slower on x86; such a δ moves no weight by a representable
 /// amount anyway.
-fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
+fn flush_tiny<F: Real>(delta: &mut [F]) {
     let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
     for d in delta {
         if d.abs() < tiny {
@@ -924,7 +927,7 @@ fn flush_tiny<F: NdFloat>(delta: &mut [F]) {
 /// w → (1 − ηλ/n) w + c^T a^{l−1}, or v → μ v + c^T a^{l−1}, then
 /// v → v − (ηλ/n) w and w → w + v.
 #[allow(clippy::too_many_arguments)]
-fn bp4_rows<F: NdFloat>(
+fn bp4_rows<F: Real>(
     c: &[F],
     a_prev: &[F],
     w: &mut [F],
@@ -937,10 +940,10 @@ fn bp4_rows<F: NdFloat>(
 ) {
     match v {
         Some(v) => {
-            kernels::rank_update_rows(c, a_prev, v, m, n, k, rows, rule.momentum);
-            kernels::momentum_step(w, v, rule.decay);
+            real::rank_update_rows(c, a_prev, v, m, n, k, rows, rule.momentum);
+            real::momentum_step(w, v, rule.decay);
         }
-        None => kernels::rank_update_rows(c, a_prev, w, m, n, k, rows, F::one() - rule.decay),
+        None => real::rank_update_rows(c, a_prev, w, m, n, k, rows, F::one() - rule.decay),
     }
 }
 
@@ -948,7 +951,7 @@ fn bp4_rows<F: NdFloat>(
 /// rows of `w` and `b`, into `out` (examples, neurons); z alone for the
 /// output layer (`last`), whose activation the cost decides.
 #[allow(clippy::too_many_arguments)]
-fn layer_block<F: NdFloat>(
+fn layer_block<F: Real>(
     act: Activation,
     last: bool,
     x: &[F],
@@ -959,7 +962,7 @@ fn layer_block<F: NdFloat>(
     neurons: usize,
     k: usize,
 ) {
-    kernels::affine(x, w, b, out, examples, neurons, k);
+    real::affine(x, w, b, out, examples, neurons, k);
     if !last {
         apply(act, out);
     }
@@ -989,7 +992,7 @@ fn split_option<F>(v: Option<&mut [F]>, at: usize) -> (Option<&mut [F]>, Option<
 /// and −(η/m) δ² (m × n): into the transposed weights `wt`, or through
 /// the velocity `vt`; `c` is scratch for δ² padded to np.
 #[allow(clippy::too_many_arguments)]
-fn sparse_bp4<F: NdFloat>(
+fn sparse_bp4<F: Real>(
     rows: &SparseRows<F>,
     delta: &[F],
     n: usize,
@@ -1003,10 +1006,10 @@ fn sparse_bp4<F: NdFloat>(
         c[..n].copy_from_slice(d);
     }
     if rule.momentum != F::zero() {
-        sparse::rank_update(rows, c, vt, np, rule.scale());
-        kernels::momentum_step(wt, vt, rule.decay);
+        real::sparse_rank_update(rows, c, vt, np, rule.scale());
+        real::momentum_step(wt, vt, rule.decay);
     } else {
-        sparse::rank_update(rows, c, wt, np, rule.scale());
+        real::sparse_rank_update(rows, c, wt, np, rule.scale());
     }
 }
 
@@ -1024,7 +1027,7 @@ fn split_row(n: usize) -> usize {
 }
 
 /// `dst[j] += scale · rows[i][j]` for every row i, rows of dst's length.
-fn add_scaled_rows<F: NdFloat>(dst: &mut [F], rows: &[F], scale: F) {
+fn add_scaled_rows<F: Real>(dst: &mut [F], rows: &[F], scale: F) {
     for row in rows.chunks_exact(dst.len().max(1)) {
         for (x, &d) in dst.iter_mut().zip(row) {
             *x += scale * d;
@@ -1032,7 +1035,7 @@ fn add_scaled_rows<F: NdFloat>(dst: &mut [F], rows: &[F], scale: F) {
     }
 }
 
-impl<F: NdFloat> Buffers<F> {
+impl<F: Real> Buffers<F> {
     fn empty() -> Self {
         Buffers {
             activations: Vec::new(),
@@ -1074,7 +1077,7 @@ pub fn threads_for(threads: usize) -> usize {
     }
 }
 
-impl<F: NdFloat> Trainer<F> {
+impl<F: Real> Trainer<F> {
     /// An engine for networks of `sizes` and mini-batches of up to
     /// `capacity` examples, on `threads` threads in all (0: one per core).
     /// The results are the same for any number of threads.
@@ -1230,18 +1233,18 @@ impl<F: NdFloat> Trainer<F> {
 
 /// a = f(z) in place for every entry, σ eight or sixteen at a time where
 /// the processor can: the same bits as `Activation::f`.
-fn apply<F: NdFloat>(f: Activation, z: &mut [F]) {
+fn apply<F: Real>(f: Activation, z: &mut [F]) {
     match f {
-        Activation::Sigmoid => kernels::sigmoid(z),
+        Activation::Sigmoid => real::sigmoid(z),
         _ => z.iter_mut().for_each(|z| *z = f.f(*z)),
     }
 }
 
 /// a^L = the cost's output layer of z^L, in place: `z` is (m, n), one row
 /// per example; σ as `apply` computes it.
-fn output_layer<F: NdFloat>(cost: Cost, z: &mut [F], m: usize, n: usize) {
+fn output_layer<F: Real>(cost: Cost, z: &mut [F], m: usize, n: usize) {
     match cost.output() {
-        Output::Sigmoid => kernels::sigmoid(z),
+        Output::Sigmoid => real::sigmoid(z),
         Output::Softmax => {
             if let Ok(z) = ArrayViewMut2::from_shape((m, n), z) {
                 cost.output_layer(z, Axis(1));
@@ -1252,7 +1255,7 @@ fn output_layer<F: NdFloat>(cost: Cost, z: &mut [F], m: usize, n: usize) {
 
 /// The matrix `x` (n, m), one column per example, as a row-major (m, n)
 /// slice: where it lies if its memory already has that layout, else copied.
-fn rows_of<'a, F: NdFloat>(x: ArrayView2<'a, F>, buffer: &'a mut Vec<F>) -> &'a [F] {
+fn rows_of<'a, F: Real>(x: ArrayView2<'a, F>, buffer: &'a mut Vec<F>) -> &'a [F] {
     let rows = x.reversed_axes();
     if let Some(slice) = rows.to_slice() {
         return slice;
@@ -1262,7 +1265,7 @@ fn rows_of<'a, F: NdFloat>(x: ArrayView2<'a, F>, buffer: &'a mut Vec<F>) -> &'a 
     buffer
 }
 
-fn weights_slice<F: NdFloat>(w: &Array2<F>) -> &[F] {
+fn weights_slice<F: Real>(w: &Array2<F>) -> &[F] {
     w.as_slice().expect("weights are kept in standard layout")
 }
 

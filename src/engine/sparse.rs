@@ -14,8 +14,6 @@ use std::ops::Range;
 use ndarray::NdFloat as Float;
 
 use super::kernels::madd;
-#[cfg(target_arch = "x86_64")]
-use super::kernels::{f32s, f32s_mut, is_f32};
 
 /// Floats per chunk of a row: one AVX-512 vector, two AVX2 ones.
 pub const CHUNK: usize = 16;
@@ -88,35 +86,32 @@ impl<F: Float> SparseRows<F> {
         }
     }
 
-    /// The images `pixels` (m × k bytes), each lit pixel b as the value
-    /// b / 255, exactly rounded.
-    pub fn fill_from_pixels(&mut self, pixels: &[u8], k: usize) {
-        let k = k.max(1);
+    /// Example count for `pixels` in images of k bytes; clears `self` for
+    /// them, with room for every pixel and a vector more, so the scans
+    /// write without checks (entries past the last start are stale).
+    fn clear_for(&mut self, pixels: &[u8], k: usize) -> usize {
         let m = pixels.len() / k;
         self.starts.clear();
         self.starts.push(0);
         self.k = k;
-        // Room for every pixel and a vector more, so the loops below write
-        // without checks; entries past the last start are stale.
         if self.index.len() < m * k + CHUNK {
             self.index.resize(m * k + CHUNK, 0);
             self.value.resize(m * k + CHUNK, F::zero());
         }
-        #[cfg(target_arch = "x86_64")]
-        if super::kernels::has_avx512() && is_f32::<F>() {
-            let mut len = 0;
-            for image in pixels.chunks_exact(k) {
-                // SAFETY: the processor has AVX-512F; F is f32; the buffers
-                // hold len + k + 16 entries.
-                len = unsafe {
-                    let value = f32s_mut(&mut self.value[..]);
-                    avx512::lit(image, len, &mut self.index[..], value)
-                };
-                self.starts.push(len);
-            }
-            return;
-        }
+        m
+    }
+
+    /// The images `pixels` (m × k bytes), each lit pixel b as the value
+    /// b / 255, exactly rounded.
+    pub fn fill_from_pixels(&mut self, pixels: &[u8], k: usize) {
+        let k = k.max(1);
+        self.clear_for(pixels, k);
         self.fill_portably(pixels, k);
+    }
+
+    /// Inputs per example: every stored index is below it.
+    pub fn k(&self) -> usize {
+        self.k
     }
 
     /// `fill_from_pixels` in plain code, eight bytes at a time; `self` is
@@ -154,6 +149,25 @@ impl<F: Float> SparseRows<F> {
     }
 }
 
+impl SparseRows<f32> {
+    /// `fill_from_pixels` by AVX-512's compress, sixteen pixels at a time.
+    ///
+    /// # Safety
+    /// The processor has AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn fill_from_pixels_avx512(&mut self, pixels: &[u8], k: usize) {
+        let k = k.max(1);
+        self.clear_for(pixels, k);
+        let mut len = 0;
+        for image in pixels.chunks_exact(k) {
+            // SAFETY: the processor has AVX-512F (the caller's word); the
+            // buffers hold len + k + 16 entries (`clear_for`).
+            len = unsafe { avx512::lit(image, len, &mut self.index[..], &mut self.value[..]) };
+            self.starts.push(len);
+        }
+    }
+}
+
 /// b ↦ b / 255, exactly rounded, for every byte b.
 fn pixel_values<F: Float>() -> [F; 256] {
     let max = F::from(255.0).unwrap_or_else(F::one);
@@ -186,82 +200,17 @@ pub fn transpose_out<F: Float>(wt: &[F], n: usize, k: usize, w: &mut [F]) {
     }
 }
 
-/// z[i − examples.start][j] = b[j] + Σ_k x_ik w_jk over the lit inputs of
-/// example i, for the `examples` and every neuron j < n: `wt` is the
-/// transposed weights (k × np), z is (examples, n). The sum runs in four
-/// partial sums, the lit inputs dealt round-robin, then
-/// ((s₀ + s₁) + (s₂ + s₃)) + b.
-#[allow(clippy::too_many_arguments)]
-pub fn affine<F: Float>(
-    x: &SparseRows<F>,
-    examples: Range<usize>,
-    wt: &[F],
-    np: usize,
-    n: usize,
-    b: &[F],
-    z: &mut [F],
-) {
-    // The kernels read a whole row of np ≥ CHUNK floats of `wt` for every
-    // lit input, at its index (< x.k, as SparseRows keeps it).
-    assert!(n <= np && np >= CHUNK && np.is_multiple_of(CHUNK));
-    assert!(b.len() >= n && examples.start <= examples.end && examples.end <= x.len());
-    assert!(z.len() >= examples.len() * n && x.k * np <= wt.len());
-    #[cfg(target_arch = "x86_64")]
-    if super::kernels::has_avx2_fma() {
-        // SAFETY: the processor has AVX2 and FMA (and AVX-512F where chosen);
-        // F is f32 where the f32 kernel is chosen.
-        unsafe {
-            if super::kernels::has_avx512() {
-                if let (Some(x), true) = (as_f32(x), np <= BLOCK * CHUNK) {
-                    let (wt, b, z) = (f32s(wt), f32s(b), f32s_mut(z));
-                    return avx512::affine(x, examples, wt, np, n, b, z);
-                }
-                return x86::affine_avx512(x, examples, wt, np, n, b, z);
-            }
-            return x86::affine_avx2(x, examples, wt, np, n, b, z);
-        }
-    }
-    affine_impl::<F, false>(x, examples, wt, np, n, b, z)
-}
-
-/// BP4 on the transposed weights: wt[k][j] → scale · wt[k][j] + Σ_i x_ik c_ij,
-/// the examples in order, over the lit inputs only (as a zero input adds
-/// nothing). `c` is (m × np), −(η/m) δ padded with zeros.
-pub fn rank_update<F: Float>(x: &SparseRows<F>, c: &[F], wt: &mut [F], np: usize, scale: F) {
-    // As in `affine`: a whole row of np ≥ CHUNK floats per lit input.
-    assert!(np >= CHUNK && np.is_multiple_of(CHUNK));
-    assert!(c.len() >= x.len() * np && x.k * np <= wt.len());
-    #[cfg(target_arch = "x86_64")]
-    if super::kernels::has_avx2_fma() {
-        // SAFETY: the processor has AVX2 and FMA (and AVX-512F where chosen);
-        // F is f32 where the f32 kernel is chosen.
-        unsafe {
-            if super::kernels::has_avx512() {
-                if let (Some(x), true) = (as_f32(x), np <= BLOCK * CHUNK) {
-                    let (c, wt, scale) = (f32s(c), f32s_mut(wt), f32s(&[scale])[0]);
-                    return avx512::rank_update(x, c, wt, np, scale);
-                }
-                return x86::rank_update_avx512(x, c, wt, np, scale);
-            }
-            return x86::rank_update_avx2(x, c, wt, np, scale);
-        }
-    }
-    rank_update_impl::<F, false>(x, c, wt, np, scale)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn as_f32<F: Float>(x: &SparseRows<F>) -> Option<&SparseRows<f32>> {
-    is_f32::<F>().then(|| {
-        // SAFETY: F is f32.
-        unsafe { &*(x as *const SparseRows<F>).cast::<SparseRows<f32>>() }
-    })
-}
+// z[i − examples.start][j] = b[j] + Σ_k x_ik w_jk over the lit inputs of
+// example i (`real::sparse_affine`) sums in four partial sums, the lit
+// inputs dealt round-robin, then ((s₀ + s₁) + (s₂ + s₃)) + b. BP4
+// (`real::sparse_rank_update`), wt[k][j] → scale · wt[k][j] + Σ_i x_ik c_ij,
+// adds the examples in order over the lit inputs only.
 
 /// The f32 kernels for rows of up to four vectors, in AVX-512 intrinsics:
 /// the same operations, in the same order, as `affine_impl` and
 /// `rank_update_impl` with FMA.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use super::*;
     use std::arch::x86_64::*;
 
@@ -443,7 +392,7 @@ mod avx512 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::*;
 
     #[target_feature(enable = "avx2,fma")]
@@ -496,10 +445,10 @@ mod x86 {
 }
 
 /// Up to this many chunks of lanes are worked on at once, held in registers.
-const BLOCK: usize = 4;
+pub(super) const BLOCK: usize = 4;
 
 #[inline(always)]
-fn affine_impl<F: Float, const FMA: bool>(
+pub(super) fn affine_impl<F: Float, const FMA: bool>(
     x: &SparseRows<F>,
     examples: Range<usize>,
     wt: &[F],
@@ -577,7 +526,7 @@ fn affine_block<F: Float, const FMA: bool, const W: usize>(
 }
 
 #[inline(always)]
-fn rank_update_impl<F: Float, const FMA: bool>(
+pub(super) fn rank_update_impl<F: Float, const FMA: bool>(
     x: &SparseRows<F>,
     c: &[F],
     wt: &mut [F],
@@ -608,7 +557,7 @@ mod tests {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0], 0);
         let mut z = [0.0f32; 1];
-        affine(&rows, 0..1, &[], 16, 1, &[0.0], &mut z);
+        sparse_affine(&rows, 0..1, &[], 16, 1, &[0.0], &mut z);
     }
 
     #[test]
@@ -617,7 +566,7 @@ mod tests {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0], 1);
         let mut z = [0.0f32; 1];
-        affine(&rows, 0..1, &[], 0, 0, &[], &mut z);
+        sparse_affine(&rows, 0..1, &[], 0, 0, &[], &mut z);
     }
 
     #[test]
@@ -626,9 +575,10 @@ mod tests {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0, 0.0], 2);
         let mut wt = vec![0.0f32; 16];
-        rank_update(&rows, &[0.0; 16], &mut wt, 16, 1.0);
+        sparse_rank_update(&rows, &[0.0; 16], &mut wt, 16, 1.0);
     }
 
+    use super::super::real::{sparse_affine, sparse_rank_update};
     use super::*;
 
     #[test]

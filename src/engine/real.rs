@@ -1,0 +1,462 @@
+//! The engine's one dispatch point: `Real`, the float types it computes in,
+//! implemented for f32 (SIMD kernels) and f64, each choosing among its
+//! kernels by the instruction set `kernels::simd` settles once per process.
+//! The safe functions below assert every size the kernels rely on, then
+//! call them: no other code in the engine reaches a kernel.
+
+use std::ops::Range;
+
+use ndarray::NdFloat;
+
+use super::kernels::{self, Simd, simd};
+use super::sparse::{self, CHUNK, SparseRows};
+
+/// A float type the engine trains in: f32 or f64. Sealed: the engine's
+/// kernels exist for these two alone.
+pub trait Real: NdFloat + sealed::Sealed {}
+
+impl Real for f32 {}
+impl Real for f64 {}
+
+mod sealed {
+    use super::*;
+
+    /// Each float type's kernels. The `_raw` functions are unsafe: their
+    /// callers (the wrappers in `real`) assert the sizes the kernels read
+    /// and write without bounds checks.
+    pub trait Sealed: Sized {
+        /// # Safety
+        /// The sizes `real::affine` asserts.
+        unsafe fn affine_raw(
+            a: &[Self],
+            w: &[Self],
+            b: &[Self],
+            z: &mut [Self],
+            m: usize,
+            n: usize,
+            k: usize,
+        );
+        /// # Safety
+        /// The sizes `real::back` asserts.
+        unsafe fn back_raw(
+            d: &[Self],
+            w: &[Self],
+            d_prev: &mut [Self],
+            m: usize,
+            n: usize,
+            k: usize,
+        );
+        /// # Safety
+        /// The sizes `real::rank_update_rows` asserts.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn rank_update_raw(
+            c: &[Self],
+            a: &[Self],
+            w: &mut [Self],
+            m: usize,
+            n: usize,
+            k: usize,
+            rows: Range<usize>,
+            scale: Self,
+        );
+        fn momentum_step(w: &mut [Self], v: &mut [Self], decay: Self);
+        /// # Safety
+        /// `dst` is as long as `src`.
+        unsafe fn scale_bytes_raw(src: &[u8], dst: &mut [Self]);
+        fn sigmoid(v: &mut [Self]);
+        /// # Safety
+        /// The sizes `real::sparse_affine` asserts.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn sparse_affine_raw(
+            x: &SparseRows<Self>,
+            examples: Range<usize>,
+            wt: &[Self],
+            np: usize,
+            n: usize,
+            b: &[Self],
+            z: &mut [Self],
+        );
+        /// # Safety
+        /// The sizes `real::sparse_rank_update` asserts.
+        unsafe fn sparse_rank_update_raw(
+            x: &SparseRows<Self>,
+            c: &[Self],
+            wt: &mut [Self],
+            np: usize,
+            scale: Self,
+        );
+        fn fill_from_pixels(rows: &mut SparseRows<Self>, pixels: &[u8], k: usize);
+    }
+}
+
+/// The kernels of either type that are compiled generically: portable, or
+/// with AVX2 and FMA where the processor has them.
+macro_rules! generic_kernels {
+    ($t:ty) => {
+        unsafe fn back_generic(
+            d: &[$t],
+            w: &[$t],
+            d_prev: &mut [$t],
+            m: usize,
+            n: usize,
+            k: usize,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            if simd() >= Simd::Avx2 {
+                // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+                return unsafe { kernels::x86::back(d, w, d_prev, m, n, k) };
+            }
+            kernels::back_impl::<$t, false>(d, w, d_prev, m, n, k)
+        }
+    };
+}
+
+generic_kernels!(f64);
+
+impl sealed::Sealed for f64 {
+    unsafe fn affine_raw(
+        a: &[f64],
+        w: &[f64],
+        b: &[f64],
+        z: &mut [f64],
+        m: usize,
+        n: usize,
+        k: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() >= Simd::Avx2 {
+            // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+            return unsafe { kernels::x86::affine(a, w, b, z, m, n, k) };
+        }
+        kernels::affine_impl::<f64, false>(a, w, b, z, m, n, k)
+    }
+
+    unsafe fn back_raw(d: &[f64], w: &[f64], d_prev: &mut [f64], m: usize, n: usize, k: usize) {
+        // SAFETY: by the caller's word.
+        unsafe { back_generic(d, w, d_prev, m, n, k) }
+    }
+
+    unsafe fn rank_update_raw(
+        c: &[f64],
+        a: &[f64],
+        w: &mut [f64],
+        m: usize,
+        n: usize,
+        k: usize,
+        rows: Range<usize>,
+        scale: f64,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() >= Simd::Avx2 {
+            // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+            return unsafe { kernels::x86::rank_update(c, a, w, m, n, k, rows, scale) };
+        }
+        kernels::rank_update_impl::<f64, false>(c, a, w, m, n, k, rows, scale)
+    }
+
+    fn momentum_step(w: &mut [f64], v: &mut [f64], decay: f64) {
+        kernels::momentum_step(w, v, decay)
+    }
+
+    unsafe fn scale_bytes_raw(src: &[u8], dst: &mut [f64]) {
+        kernels::scale_bytes_generic(src, dst)
+    }
+
+    fn sigmoid(v: &mut [f64]) {
+        v.iter_mut().for_each(|x| *x = crate::sigmoid::sigmoid(*x));
+    }
+
+    unsafe fn sparse_affine_raw(
+        x: &SparseRows<f64>,
+        examples: Range<usize>,
+        wt: &[f64],
+        np: usize,
+        n: usize,
+        b: &[f64],
+        z: &mut [f64],
+    ) {
+        // SAFETY: by the caller's word.
+        unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z) }
+    }
+
+    unsafe fn sparse_rank_update_raw(
+        x: &SparseRows<f64>,
+        c: &[f64],
+        wt: &mut [f64],
+        np: usize,
+        scale: f64,
+    ) {
+        // SAFETY: by the caller's word.
+        unsafe { sparse_rank_update_generic(x, c, wt, np, scale) }
+    }
+
+    fn fill_from_pixels(rows: &mut SparseRows<f64>, pixels: &[u8], k: usize) {
+        rows.fill_from_pixels(pixels, k)
+    }
+}
+
+impl sealed::Sealed for f32 {
+    unsafe fn affine_raw(
+        a: &[f32],
+        w: &[f32],
+        b: &[f32],
+        z: &mut [f32],
+        m: usize,
+        n: usize,
+        k: usize,
+    ) {
+        match simd() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
+            Simd::Avx512 => unsafe { kernels::avx512::affine(a, w, b, z, m, n, k) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+            Simd::Avx2 => unsafe { kernels::avx2::affine(a, w, b, z, m, n, k) },
+            _ => kernels::affine_impl::<f32, false>(a, w, b, z, m, n, k),
+        }
+    }
+
+    unsafe fn back_raw(d: &[f32], w: &[f32], d_prev: &mut [f32], m: usize, n: usize, k: usize) {
+        match simd() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
+            Simd::Avx512 => unsafe { kernels::avx512::back(d, w, d_prev, m, n, k) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+            Simd::Avx2 => unsafe { kernels::avx2::back(d, w, d_prev, m, n, k) },
+            _ => kernels::back_impl::<f32, false>(d, w, d_prev, m, n, k),
+        }
+    }
+
+    unsafe fn rank_update_raw(
+        c: &[f32],
+        a: &[f32],
+        w: &mut [f32],
+        m: usize,
+        n: usize,
+        k: usize,
+        rows: Range<usize>,
+        scale: f32,
+    ) {
+        match simd() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
+            Simd::Avx512 => unsafe { kernels::avx512::rank_update(c, a, w, m, n, k, rows, scale) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+            Simd::Avx2 => unsafe { kernels::avx2::rank_update(c, a, w, m, n, k, rows, scale) },
+            _ => kernels::rank_update_impl::<f32, false>(c, a, w, m, n, k, rows, scale),
+        }
+    }
+
+    fn momentum_step(w: &mut [f32], v: &mut [f32], decay: f32) {
+        kernels::momentum_step(w, v, decay)
+    }
+
+    unsafe fn scale_bytes_raw(src: &[u8], dst: &mut [f32]) {
+        match simd() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX-512F; dst is as long as src (the caller's word).
+            Simd::Avx512 => unsafe { kernels::avx512::scale_bytes(src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX2 and FMA; dst is as long as src (the caller's word).
+            Simd::Avx2 => unsafe { kernels::avx2::scale_bytes(src, dst) },
+            _ => kernels::scale_bytes_generic(src, dst),
+        }
+    }
+
+    fn sigmoid(v: &mut [f32]) {
+        match simd() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX-512F.
+            Simd::Avx512 => unsafe { kernels::avx512::sigmoid(v) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: simd() found AVX2 and FMA.
+            Simd::Avx2 => unsafe { kernels::avx2::sigmoid(v) },
+            _ => v
+                .iter_mut()
+                .for_each(|x| *x = crate::sigmoid::sigmoid_f32(*x)),
+        }
+    }
+
+    unsafe fn sparse_affine_raw(
+        x: &SparseRows<f32>,
+        examples: Range<usize>,
+        wt: &[f32],
+        np: usize,
+        n: usize,
+        b: &[f32],
+        z: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
+            // SAFETY: simd() found AVX-512F; rows of at most BLOCK chunks; the
+            // caller asserted the sizes.
+            return unsafe { sparse::avx512::affine(x, examples, wt, np, n, b, z) };
+        }
+        // SAFETY: by the caller's word.
+        unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z) }
+    }
+
+    unsafe fn sparse_rank_update_raw(
+        x: &SparseRows<f32>,
+        c: &[f32],
+        wt: &mut [f32],
+        np: usize,
+        scale: f32,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
+            // SAFETY: simd() found AVX-512F; rows of at most BLOCK chunks; the
+            // caller asserted the sizes.
+            return unsafe { sparse::avx512::rank_update(x, c, wt, np, scale) };
+        }
+        // SAFETY: by the caller's word.
+        unsafe { sparse_rank_update_generic(x, c, wt, np, scale) }
+    }
+
+    fn fill_from_pixels(rows: &mut SparseRows<f32>, pixels: &[u8], k: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() == Simd::Avx512 {
+            // SAFETY: simd() found AVX-512F.
+            return unsafe { rows.fill_from_pixels_avx512(pixels, k) };
+        }
+        rows.fill_from_pixels(pixels, k)
+    }
+}
+
+/// The sparse first layer's forward product, generic over the type, in
+/// the build for the instruction set.
+///
+/// # Safety
+/// The sizes `sparse_affine` asserts.
+unsafe fn sparse_affine_generic<F: NdFloat>(
+    x: &SparseRows<F>,
+    examples: Range<usize>,
+    wt: &[F],
+    np: usize,
+    n: usize,
+    b: &[F],
+    z: &mut [F],
+) {
+    match simd() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
+        Simd::Avx512 => unsafe { sparse::x86::affine_avx512(x, examples, wt, np, n, b, z) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+        Simd::Avx2 => unsafe { sparse::x86::affine_avx2(x, examples, wt, np, n, b, z) },
+        _ => sparse::affine_impl::<F, false>(x, examples, wt, np, n, b, z),
+    }
+}
+
+/// The sparse first layer's BP4, generic over the type.
+///
+/// # Safety
+/// The sizes `sparse_rank_update` asserts.
+unsafe fn sparse_rank_update_generic<F: NdFloat>(
+    x: &SparseRows<F>,
+    c: &[F],
+    wt: &mut [F],
+    np: usize,
+    scale: F,
+) {
+    match simd() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
+        Simd::Avx512 => unsafe { sparse::x86::rank_update_avx512(x, c, wt, np, scale) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+        Simd::Avx2 => unsafe { sparse::x86::rank_update_avx2(x, c, wt, np, scale) },
+        _ => sparse::rank_update_impl::<F, false>(x, c, wt, np, scale),
+    }
+}
+
+/// z[i][j] = b[j] + Σ_k a[i][k] w[j][k]: a is (m, k), w is (n, k), z is (m, n).
+/// The forward product z = w a + b, with examples as rows.
+pub fn affine<F: Real>(a: &[F], w: &[F], b: &[F], z: &mut [F], m: usize, n: usize, k: usize) {
+    assert!(a.len() >= m * k && w.len() >= n * k && b.len() >= n && z.len() >= m * n);
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::affine_raw(a, w, b, z, m, n, k) }
+}
+
+/// d_prev[i][k] = Σ_j d[i][j] w[j][k]: d is (m, n), w is (n, k), d_prev is (m, k).
+/// The product (w^T δ) of BP2, with examples as rows.
+pub fn back<F: Real>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k: usize) {
+    assert!(d.len() >= m * n && w.len() >= n * k && d_prev.len() >= m * k);
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::back_raw(d, w, d_prev, m, n, k) }
+}
+
+/// w[j][k] = scale · w[j][k] + Σ_i c[i][j] a[i][k] for the weight rows
+/// `rows` only: `w` holds just those rows, so two threads can update two
+/// halves of one matrix. `scale` is L2's weight decay, or momentum's μ.
+#[allow(clippy::too_many_arguments)]
+pub fn rank_update_rows<F: Real>(
+    c: &[F],
+    a: &[F],
+    w: &mut [F],
+    m: usize,
+    n: usize,
+    k: usize,
+    rows: Range<usize>,
+    scale: F,
+) {
+    assert!(rows.start <= rows.end && rows.end <= n);
+    assert!(c.len() >= m * n && a.len() >= m * k && w.len() >= rows.len() * k);
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::rank_update_raw(c, a, w, m, n, k, rows, scale) }
+}
+
+/// Momentum's step after BP4 has been added into the velocity:
+/// v → v − decay·w, then w → w + v (see `kernels::momentum_step`).
+pub fn momentum_step<F: Real>(w: &mut [F], v: &mut [F], decay: F) {
+    F::momentum_step(w, v, decay)
+}
+
+/// dst[i] = src[i] / 255: pixel bytes to [0, 1], exactly rounded.
+pub fn scale_bytes<F: Real>(src: &[u8], dst: &mut [F]) {
+    let dst = &mut dst[..src.len()];
+    // SAFETY: dst is as long as src (sliced above).
+    unsafe { F::scale_bytes_raw(src, dst) }
+}
+
+/// v[i] = σ(v[i]) for every entry, the bits of `sigmoid::sigmoid`.
+pub fn sigmoid<F: Real>(v: &mut [F]) {
+    F::sigmoid(v)
+}
+
+/// The sparse first layer's z for the `examples` (see `sparse`): `wt` is
+/// the transposed weights (k × np), z is (examples, n).
+pub fn sparse_affine<F: Real>(
+    x: &SparseRows<F>,
+    examples: Range<usize>,
+    wt: &[F],
+    np: usize,
+    n: usize,
+    b: &[F],
+    z: &mut [F],
+) {
+    // The kernels read a whole row of np ≥ CHUNK floats of `wt` for every
+    // lit input, at its index (< x.k(), as SparseRows keeps it).
+    assert!(n <= np && np >= CHUNK && np.is_multiple_of(CHUNK));
+    assert!(b.len() >= n && examples.start <= examples.end && examples.end <= x.len());
+    assert!(z.len() >= examples.len() * n && x.k() * np <= wt.len());
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::sparse_affine_raw(x, examples, wt, np, n, b, z) }
+}
+
+/// The sparse first layer's BP4 on its transposed weights (see `sparse`);
+/// `c` is (m × np), −(η/m) δ padded with zeros.
+pub fn sparse_rank_update<F: Real>(x: &SparseRows<F>, c: &[F], wt: &mut [F], np: usize, scale: F) {
+    // As in `sparse_affine`: a whole row of np ≥ CHUNK floats per lit input.
+    assert!(np >= CHUNK && np.is_multiple_of(CHUNK));
+    assert!(c.len() >= x.len() * np && x.k() * np <= wt.len());
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::sparse_rank_update_raw(x, c, wt, np, scale) }
+}
+
+/// The lit pixels of the images `pixels` (m × k bytes) into `rows`.
+pub fn fill_from_pixels<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize) {
+    F::fill_from_pixels(rows, pixels, k)
+}
