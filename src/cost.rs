@@ -30,11 +30,24 @@ pub enum Output {
 }
 
 impl Output {
+    pub const ALL: [Output; 2] = [Output::Sigmoid, Output::Softmax];
+
     pub fn name(self) -> &'static str {
         match self {
             Output::Sigmoid => "sigmoid",
             Output::Softmax => "softmax",
         }
+    }
+}
+
+impl FromStr for Output {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Output::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| format!("unknown output layer '{s}' (expected sigmoid or softmax)"))
     }
 }
 
@@ -46,6 +59,23 @@ impl fmt::Display for Output {
 
 impl Cost {
     pub const ALL: [Cost; 3] = [Cost::Quadratic, Cost::CrossEntropy, Cost::LogLikelihood];
+
+    /// The cost for an output layer and the cost asked for, if any: a
+    /// softmax layer goes with the log-likelihood cost, sigmoid outputs with
+    /// the quadratic (the default) or cross-entropy.
+    pub fn for_output(output: Output, cost: Option<Cost>) -> Result<Cost, String> {
+        match (output, cost) {
+            (Output::Softmax, None | Some(Cost::LogLikelihood)) => Ok(Cost::LogLikelihood),
+            (Output::Softmax, Some(_)) => Err(
+                "--cost: a softmax output layer goes with the log-likelihood cost; leave --cost out"
+                    .into(),
+            ),
+            (Output::Sigmoid, Some(Cost::LogLikelihood)) => {
+                Err("--cost: the log-likelihood cost goes with --output softmax".into())
+            }
+            (Output::Sigmoid, cost) => Ok(cost.unwrap_or(Cost::Quadratic)),
+        }
+    }
 
     /// The output layer this cost goes with.
     pub fn output(self) -> Output {

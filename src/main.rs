@@ -4,11 +4,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, NdFloat};
 
 use nndl::Init;
+use nndl::cost::Output;
 use nndl::model::Precision;
 use nndl::train::{EpochReport, Monitor, Observer, Stop};
 use nndl::{Activation, Cost};
@@ -53,14 +55,14 @@ struct GradcheckArgs {
     #[arg(long, default_value = "50,30,10", value_name = "N,N,...", value_parser = parse_layers)]
     layers: Sizes,
     /// Neuron of the hidden layers
-    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
-    activation: ActivationArg,
+    #[arg(long, default_value = "sigmoid", value_parser = choice::<Activation, 4>(Activation::ALL.map(Activation::name)))]
+    activation: Activation,
     /// Cost of sigmoid outputs
-    #[arg(long, value_enum)]
-    cost: Option<CostArg>,
+    #[arg(long, value_parser = choice::<Cost, 2>(SIGMOID_COSTS.map(Cost::name)))]
+    cost: Option<Cost>,
     /// Output layer
-    #[arg(long, value_enum, default_value_t = OutputArg::Sigmoid)]
-    output: OutputArg,
+    #[arg(long, default_value = "sigmoid", value_parser = choice::<Output, 2>(Output::ALL.map(Output::name)))]
+    output: Output,
     /// Examples in the random mini-batch
     #[arg(long, default_value_t = 10, value_parser = parse_positive)]
     batch_size: usize,
@@ -111,17 +113,17 @@ struct TrainArgs {
     #[arg(long, default_value = "f32", value_name = "TYPE", value_parser = str::parse::<Precision>)]
     precision: Precision,
     /// Cost of sigmoid outputs (with --output softmax the cost is log-likelihood)
-    #[arg(long, value_enum)]
-    cost: Option<CostArg>,
+    #[arg(long, value_parser = choice::<Cost, 2>(SIGMOID_COSTS.map(Cost::name)))]
+    cost: Option<Cost>,
     /// Output layer: sigmoid neurons, or softmax with the log-likelihood cost
-    #[arg(long, value_enum, default_value_t = OutputArg::Sigmoid)]
-    output: OutputArg,
+    #[arg(long, default_value = "sigmoid", value_parser = choice::<Output, 2>(Output::ALL.map(Output::name)))]
+    output: Output,
     /// Neuron of the hidden layers
-    #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
-    activation: ActivationArg,
+    #[arg(long, default_value = "sigmoid", value_parser = choice::<Activation, 4>(Activation::ALL.map(Activation::name)))]
+    activation: Activation,
     /// Initial weights: normal N(0,1) (the chapter's), scaled N(0,1/n_in), he N(0,2/n_in)
-    #[arg(long, value_enum, default_value_t = InitArg::Normal)]
-    init: InitArg,
+    #[arg(long, default_value = "normal", value_parser = choice::<Init, 3>(Init::ALL.map(Init::name)))]
+    init: Init,
     /// L2 regularisation λ: w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w
     #[arg(long, default_value_t = 0.0, value_parser = parse_lambda, value_name = "λ", allow_negative_numbers = true)]
     lambda: f64,
@@ -151,31 +153,16 @@ struct TrainArgs {
     quiet: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum CostArg {
-    Quadratic,
-    CrossEntropy,
-}
+/// The costs `--cost` names; softmax's log-likelihood comes with `--output`.
+const SIGMOID_COSTS: [Cost; 2] = [Cost::Quadratic, Cost::CrossEntropy];
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputArg {
-    Sigmoid,
-    Softmax,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ActivationArg {
-    Sigmoid,
-    Tanh,
-    Relu,
-    Linear,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum InitArg {
-    Normal,
-    Scaled,
-    He,
+/// A flag's value among `names`, parsed into the library's own type, so
+/// that `--help` lists the names and a typo gets clap's suggestion.
+fn choice<T, const N: usize>(names: [&'static str; N]) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
 }
 
 #[derive(Args)]
@@ -477,13 +464,9 @@ fn run_train(args: TrainArgs) -> Result<()> {
         eta: args.eta,
         seed,
         per_example: args.per_example,
-        activation: activation_of(args.activation),
+        activation: args.activation,
         cost,
-        init: match args.init {
-            InitArg::Normal => Init::Normal,
-            InitArg::Scaled => Init::Scaled,
-            InitArg::He => Init::He,
-        },
+        init: args.init,
         lambda: args.lambda,
         momentum: args.momentum,
         dropout: args.dropout,
@@ -598,26 +581,9 @@ fn train_and_save<F: nndl::Real>(
     ))
 }
 
-fn activation_of(arg: ActivationArg) -> Activation {
-    match arg {
-        ActivationArg::Sigmoid => Activation::Sigmoid,
-        ActivationArg::Tanh => Activation::Tanh,
-        ActivationArg::Relu => Activation::Relu,
-        ActivationArg::Linear => Activation::Linear,
-    }
-}
-
 /// The cost named by --output and --cost: softmax goes with log-likelihood.
-fn cost_of(output: OutputArg, cost: Option<CostArg>) -> Result<Cost> {
-    match (output, cost) {
-        (OutputArg::Softmax, Some(_)) => Err(Error::Usage(
-            "--cost: a softmax output layer goes with the log-likelihood cost; leave --cost out"
-                .into(),
-        )),
-        (OutputArg::Softmax, None) => Ok(Cost::LogLikelihood),
-        (OutputArg::Sigmoid, Some(CostArg::CrossEntropy)) => Ok(Cost::CrossEntropy),
-        (OutputArg::Sigmoid, _) => Ok(Cost::Quadratic),
-    }
+fn cost_of(output: Output, cost: Option<Cost>) -> Result<Cost> {
+    Cost::for_output(output, cost).map_err(Error::Usage)
 }
 
 /// Largest relative error gradcheck accepts.
@@ -630,10 +596,7 @@ fn run_gradcheck(args: GradcheckArgs) -> Result<()> {
             .flat_map(|a| Cost::ALL.into_iter().map(move |c| (a, c)))
             .collect()
     } else {
-        vec![(
-            activation_of(args.activation),
-            cost_of(args.output, args.cost)?,
-        )]
+        vec![(args.activation, cost_of(args.output, args.cost)?)]
     };
     let sizes = &args.layers.0;
     let parameters: usize = sizes.windows(2).map(|w| w[1] * (w[0] + 1)).sum();
