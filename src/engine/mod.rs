@@ -410,12 +410,15 @@ impl<F: Real> Network<F> {
                     flush_tiny(delta_prev);
                 };
                 if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
-                    let mid = m / 2;
-                    let (d0, d1) = delta.split_at(mid * n);
-                    let (p0, p1) = delta_prev.split_at_mut(mid * k);
-                    let (a0, a1) = a.split_at(mid * k);
-                    let (k0, k1) = mask.split_at((mid * k).min(mask.len()));
-                    pool.join(|| bp2(d0, p0, a0, k0, mid), || bp2(d1, p1, a1, k1, m - mid));
+                    // Each thread takes its share of the examples.
+                    let parts = bounds(m, pool.threads(), 1);
+                    let mask_stride = if dropped { k } else { 0 };
+                    let items: Vec<_> = pieces(delta, &parts, n)
+                        .zip(pieces_mut(delta_prev, &parts, k))
+                        .zip(pieces(a, &parts, k).zip(pieces(mask, &parts, mask_stride)))
+                        .zip(parts.windows(2).map(|p| p[1] - p[0]))
+                        .collect();
+                    pool.scatter(items, |(((d, p), (a, mk)), rows)| bp2(d, p, a, mk, rows));
                 } else {
                     bp2(delta, delta_prev, a, mask, m);
                 }
@@ -451,10 +454,12 @@ impl<F: Real> Network<F> {
             };
             if by_neurons(pool, m, n, k) {
                 // Each thread updates its own rows.
-                let mid = split_row(n);
-                let (w0, w1) = w.split_at_mut(mid * k);
-                let (v0, v1) = split_option(v, mid * k);
-                pool.join(|| step(w1, v1, mid..n), || step(w0, v0, 0..mid));
+                let parts = split_rows(n, pool.threads());
+                let items: Vec<_> = pieces_mut(w, &parts, k)
+                    .zip(option_pieces(v, &parts, k))
+                    .zip(parts.windows(2).map(|p| p[0]..p[1]))
+                    .collect();
+                pool.scatter(items, |((w, v), rows)| step(w, v, rows));
             } else {
                 step(w, v, 0..n);
             }
@@ -496,7 +501,7 @@ impl<F: Real> Network<F> {
         let Buffers {
             activations,
             split,
-            scaled: [own, helper],
+            scaled,
             helper_has_input,
             ..
         } = buffers;
@@ -528,23 +533,35 @@ impl<F: Real> Network<F> {
             }
         };
         if split_now {
-            let mid = split_row(n);
-            let (w0, w1) = w.split_at_mut(mid * k);
-            let (v0, v1) = split_option(v, mid * k);
-            let (s0, s1) = split[..m_next * n].split_at_mut(m_next * mid);
+            let parts = split_rows(n, pool.threads());
             if !*helper_has_input && matches!(x, Input::Pixels(_)) {
-                x.rows(0..m, k, helper);
+                for buffer in &mut scaled[1..] {
+                    x.rows(0..m, k, buffer);
+                }
             }
-            pool.join(
-                || step(w1, v1, mid..n, helper, s1),
-                || step(w0, v0, 0..mid, own, s0),
-            );
+            let items: Vec<_> = pieces_mut(w, &parts, k)
+                .zip(option_pieces(v, &parts, k))
+                .zip(parts.windows(2).map(|p| p[0]..p[1]))
+                .zip(
+                    scaled
+                        .iter_mut()
+                        .zip(pieces_mut(&mut split[..m_next * n], &parts, m_next)),
+                )
+                .collect();
+            pool.scatter(items, |(((w, v), rows), (buffer, out))| {
+                step(w, v, rows, buffer, out)
+            });
             if fused {
-                interleave(s0, s1, &mut activations[0][..m_next * n], n, mid);
+                interleave(
+                    &split[..m_next * n],
+                    &mut activations[0][..m_next * n],
+                    n,
+                    &parts,
+                );
                 *helper_has_input = true;
             }
         } else {
-            step(w, v, 0..n, own, &mut []);
+            step(w, v, 0..n, &mut scaled[0], &mut []);
         }
         fused
     }
@@ -612,7 +629,7 @@ impl<F: Real> Network<F> {
         let Buffers {
             activations,
             split,
-            scaled: [own, helper],
+            scaled,
             helper_has_input,
             ..
         } = buffers;
@@ -634,29 +651,34 @@ impl<F: Real> Network<F> {
         let mut helper_read_all = false;
         if parallel && !training && m > n {
             // Many examples for few neurons (evaluation): each thread takes
-            // half the examples, so each reads only its half of the inputs.
-            let mid = m / 2;
-            let (a0, a1) = a.split_at_mut(mid * n);
-            pool.join(
-                || block(input(0..mid, helper), w, b, a0, mid, n),
-                || block(input(mid..m, own), w, b, a1, m - mid, n),
-            );
+            // its share of the examples, so each reads only its inputs.
+            let parts = bounds(m, pool.threads(), 1);
+            let items: Vec<_> = pieces_mut(a, &parts, n)
+                .zip(parts.windows(2).map(|p| p[0]..p[1]))
+                .zip(scaled.iter_mut())
+                .collect();
+            pool.scatter(items, |((a, rows), buffer)| {
+                let examples = rows.len();
+                block(input(rows, buffer), w, b, a, examples, n)
+            });
         } else if by_neurons(pool, m, n, k) {
             // Each thread computes the neurons whose rows of w^l it also
-            // updates in BP4, so each core keeps its half of w^l in its own
-            // cache; the two blocks are then interleaved into a.
-            let mid = split_row(n);
-            let (w0, w1) = w.split_at(mid * k);
-            let (b0, b1) = b.split_at(mid);
-            let (s0, s1) = split[..m * n].split_at_mut(m * mid);
-            pool.join(
-                || block(input(0..m, helper), w1, b1, s1, m, n - mid),
-                || block(input(0..m, own), w0, b0, s0, m, mid),
-            );
-            interleave(s0, s1, a, n, mid);
+            // updates in BP4, so each core keeps its share of w^l in its own
+            // cache; the blocks are then interleaved into a.
+            let parts = split_rows(n, pool.threads());
+            let items: Vec<_> = pieces(w, &parts, k)
+                .zip(pieces(b, &parts, 1))
+                .zip(pieces_mut(&mut split[..m * n], &parts, m))
+                .zip(scaled.iter_mut())
+                .collect();
+            pool.scatter(items, |(((w, b), out), buffer)| {
+                let neurons = b.len();
+                block(input(0..m, buffer), w, b, out, m, neurons)
+            });
+            interleave(&split[..m * n], a, n, &parts);
             helper_read_all = true;
         } else {
-            block(input(0..m, own), w, b, a, m, n);
+            block(input(0..m, &mut scaled[0]), w, b, a, m, n);
         }
         if i == 0 {
             *helper_has_input = helper_read_all;
@@ -744,7 +766,7 @@ impl<F: Real> Network<F> {
     ) {
         assert_eq!(data.pixels(), self.sizes[0], "one input neuron per pixel");
         if ws.eval_sizes != self.sizes {
-            ws.eval.sized(&self.sizes, EVAL_CHUNK);
+            ws.eval.sized(&self.sizes, EVAL_CHUNK, ws.pool.threads());
             ws.eval_sizes = self.sizes.clone();
         }
         let n_out = self.sizes[self.layers()];
@@ -810,8 +832,8 @@ struct Buffers<F> {
     output_z: Vec<F>,
     /// The two threads' blocks of a layer's output, (m, n_l) in all.
     split: Vec<F>,
-    /// Pixel input as values, (m, n_1): this thread's, then the helper's.
-    scaled: [Vec<F>; 2],
+    /// Pixel input as values, (m, n_1): this thread's, then each helper's.
+    scaled: Vec<Vec<F>>,
     /// Whether the helper's buffer holds every row of the input too.
     helper_has_input: bool,
     first: FirstLayer<F>,
@@ -968,24 +990,69 @@ fn layer_block<F: Real>(
     }
 }
 
-/// The rows of `a` (m, n) from its blocks of columns: `left` (m, mid) and
-/// `right` (m, n − mid).
-fn interleave<F: Copy>(left: &[F], right: &[F], a: &mut [F], n: usize, mid: usize) {
-    for (r, row) in a.chunks_exact_mut(n).enumerate() {
-        row[..mid].copy_from_slice(&left[r * mid..(r + 1) * mid]);
-        row[mid..].copy_from_slice(&right[r * (n - mid)..(r + 1) * (n - mid)]);
+/// The rows of `a` (m, n) from its blocks of columns, one a part: part p,
+/// columns `parts[p]..parts[p + 1]`, lies at m·parts[p] of `blocks`, as
+/// (m, its width).
+fn interleave<F: Copy>(blocks: &[F], a: &mut [F], n: usize, parts: &[usize]) {
+    let m = a.len() / n.max(1);
+    for p in parts.windows(2) {
+        let (start, width) = (p[0], p[1] - p[0]);
+        let block = &blocks[m * start..m * p[1]];
+        for (row, source) in a.chunks_exact_mut(n).zip(block.chunks_exact(width.max(1))) {
+            row[start..p[1]].copy_from_slice(&source[..width]);
+        }
     }
 }
 
-/// A mutable slice, if any, split at `at`.
-fn split_option<F>(v: Option<&mut [F]>, at: usize) -> (Option<&mut [F]>, Option<&mut [F]>) {
-    match v {
-        Some(v) => {
-            let (a, b) = v.split_at_mut(at);
-            (Some(a), Some(b))
-        }
-        None => (None, None),
-    }
+/// Where `threads` threads split `len` items, in multiples of `quantum`:
+/// part p is `parts[p]..parts[p + 1]`, the last parts possibly empty.
+fn bounds(len: usize, threads: usize, quantum: usize) -> Vec<usize> {
+    let size = len
+        .div_ceil(threads.max(1))
+        .next_multiple_of(quantum.max(1));
+    (0..=threads.max(1)).map(|p| (p * size).min(len)).collect()
+}
+
+/// Where the threads split a layer's n neurons: multiples of the kernels'
+/// four-row tiles, the same for the forward product and BP4's update, so
+/// each thread keeps its own rows of w^l. This thread takes the first.
+fn split_rows(n: usize, threads: usize) -> Vec<usize> {
+    bounds(n, threads, 4)
+}
+
+/// `v`'s parts, `stride` entries an item: part p is items
+/// `parts[p]..parts[p + 1]`.
+fn pieces<'a, F>(v: &'a [F], parts: &[usize], stride: usize) -> impl Iterator<Item = &'a [F]> {
+    let mut rest = &v[..parts[parts.len() - 1] * stride];
+    parts.windows(2).map(move |p| {
+        let (piece, tail) = rest.split_at((p[1] - p[0]) * stride);
+        rest = tail;
+        piece
+    })
+}
+
+/// `pieces`, mutable.
+fn pieces_mut<'a, F>(
+    v: &'a mut [F],
+    parts: &[usize],
+    stride: usize,
+) -> impl Iterator<Item = &'a mut [F]> {
+    let mut rest = &mut v[..parts[parts.len() - 1] * stride];
+    parts.windows(2).map(move |p| {
+        let (piece, tail) = std::mem::take(&mut rest).split_at_mut((p[1] - p[0]) * stride);
+        rest = tail;
+        piece
+    })
+}
+
+/// `pieces_mut` of a slice that may be absent: all None then.
+fn option_pieces<'a, F>(
+    v: Option<&'a mut [F]>,
+    parts: &[usize],
+    stride: usize,
+) -> impl Iterator<Item = Option<&'a mut [F]>> {
+    let mut pieces = v.map(|v| pieces_mut(v, parts, stride));
+    (0..parts.len() - 1).map(move |_| pieces.as_mut().and_then(Iterator::next))
 }
 
 /// BP4 for a sparse first layer (see `sparse`), from its lit inputs `rows`
@@ -1019,13 +1086,6 @@ fn by_neurons(pool: &Pool, m: usize, n: usize, k: usize) -> bool {
     pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN
 }
 
-/// Where two threads split a layer's n neurons: a multiple of the kernels'
-/// four-row tiles, the same for the forward product and BP4's update. This
-/// thread takes the rows before it, the larger share: the helper starts later.
-fn split_row(n: usize) -> usize {
-    (n / 2).next_multiple_of(4).min(n)
-}
-
 /// `dst[j] += scale · rows[i][j]` for every row i, rows of dst's length.
 fn add_scaled_rows<F: Real>(dst: &mut [F], rows: &[F], scale: F) {
     for row in rows.chunks_exact(dst.len().max(1)) {
@@ -1041,7 +1101,7 @@ impl<F: Real> Buffers<F> {
             activations: Vec::new(),
             output_z: Vec::new(),
             split: Vec::new(),
-            scaled: [Vec::new(), Vec::new()],
+            scaled: Vec::new(),
             helper_has_input: false,
             first: FirstLayer {
                 np: 0,
@@ -1054,12 +1114,12 @@ impl<F: Real> Buffers<F> {
         }
     }
 
-    /// Room for m examples of a network of `sizes`.
-    fn sized(&mut self, sizes: &[usize], m: usize) {
+    /// Room for m examples of a network of `sizes`, on `threads` threads.
+    fn sized(&mut self, sizes: &[usize], m: usize, threads: usize) {
         self.activations = sizes[1..].iter().map(|&n| vec![F::zero(); m * n]).collect();
         self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
         self.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
-        self.scaled = [vec![F::zero(); m * sizes[0]], vec![F::zero(); m * sizes[0]]];
+        self.scaled = vec![vec![F::zero(); m * sizes[0]]; threads.max(1)];
         let np = sparse::padded(sizes[1]);
         let first = &mut self.first;
         first.np = np;
@@ -1202,7 +1262,7 @@ impl<F: Real> Trainer<F> {
         }
         let m = m.max(self.capacity);
         let buffers = &mut self.buffers;
-        buffers.sized(sizes, m);
+        buffers.sized(sizes, m, self.pool.threads());
         self.back.deltas = buffers.activations.clone();
         self.input = Vec::new();
         self.targets = buffers.output_z.clone();
@@ -1372,7 +1432,7 @@ mod tests {
             let y = Array2::from_shape_fn((n_out, m), |(j, i)| {
                 f64::from(u8::from((i * 7) % n_out == j))
             });
-            let threads: &[usize] = if sizes[0] > 100 { &[1, 2] } else { &[1] };
+            let threads: &[usize] = if sizes[0] > 100 { &[1, 2, 3, 4] } else { &[1] };
             for cost in Cost::ALL {
                 for activation in Activation::ALL {
                     let mut start =
@@ -1438,7 +1498,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, (4 + 2) * 12 * 4);
+        assert_eq!(cases, (4 + 4) * 12 * 4);
         eprintln!("engine against book: {cases} cases, worst {worst:.1e} of a step");
     }
 
@@ -1465,7 +1525,14 @@ mod tests {
         ];
         for rule in rules {
             let mut results = Vec::new();
-            for (threads, bytes) in [(1, false), (1, true), (2, false), (2, true)] {
+            for (threads, bytes) in [
+                (1, false),
+                (1, true),
+                (2, false),
+                (2, true),
+                (3, true),
+                (4, false),
+            ] {
                 let mut net =
                     Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
                 let mut ws = Trainer::new(&sizes, m, threads);
@@ -1529,7 +1596,14 @@ mod tests {
         for plain in [true, false] {
             let rule = if plain { Rule::sgd(3.0) } else { rule };
             let mut results = Vec::new();
-            for (threads, pipelined) in [(1, false), (1, true), (2, false), (2, true)] {
+            for (threads, pipelined) in [
+                (1, false),
+                (1, true),
+                (2, false),
+                (2, true),
+                (3, true),
+                (4, false),
+            ] {
                 let mut net =
                     Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
                 let mut ws = Trainer::new(sizes, 10, threads);

@@ -81,14 +81,27 @@ unsafe impl Sync for Shared {}
 // SAFETY: as for Sync; `Job`'s raw pointer is the only non-Send field.
 unsafe impl Send for Shared {}
 
-/// One helper thread, or none. Not `Sync`: one thread posts at a time, and
-/// a `join` inside a `join` on the same thread runs both halves inline.
-pub(crate) struct Pool {
+/// A helper thread and the slot it takes jobs from.
+struct Worker {
     shared: Arc<Shared>,
-    helper: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How a posted job ended.
+enum Finished {
+    /// The helper had not taken it: the poster must run it.
+    TakenBack,
+    /// The helper ran it; `parked`: the poster had to park for it.
+    Ran { parked: bool },
+}
+
+/// Helper threads, none or more. Not `Sync`: one thread posts at a time, and
+/// a `join` or `scatter` inside another on the same thread runs inline.
+pub(crate) struct Pool {
+    workers: Vec<Worker>,
     /// A join is under way on this pool.
     busy: Cell<bool>,
-    /// Jobs the helper missed, and took in time, in a row.
+    /// Rounds of jobs the helpers missed, and took in time, in a row.
     misses: Cell<u32>,
     hits: Cell<u32>,
     /// Until when the pool runs alone, and for how long it will next time.
@@ -100,30 +113,34 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// A pool for `threads` threads in all, this one included: with 1 or 0,
-    /// everything runs on the caller's thread. More than two are not used
-    /// (see `threads_used`).
+    /// everything runs on the caller's thread.
     pub(crate) fn new(threads: usize) -> Pool {
-        let shared = Arc::new(Shared {
-            slot: Slot {
-                state: AtomicU8::new(IDLE),
-                job: UnsafeCell::new(None),
-            },
-            helper_sleeping: AtomicBool::new(false),
-            poster_sleeping: AtomicBool::new(false),
-            poster: Mutex::new(None),
-            panic: Mutex::new(None),
-            shutdown: AtomicBool::new(false),
-        });
-        let helper = (threads >= 2).then(|| {
-            let shared = Arc::clone(&shared);
-            thread::Builder::new()
-                .name("nndl-helper".into())
-                .spawn(move || helper_loop(&shared))
-                .ok()
-        });
+        let workers = (1..threads)
+            .map_while(|_| {
+                let shared = Arc::new(Shared {
+                    slot: Slot {
+                        state: AtomicU8::new(IDLE),
+                        job: UnsafeCell::new(None),
+                    },
+                    helper_sleeping: AtomicBool::new(false),
+                    poster_sleeping: AtomicBool::new(false),
+                    poster: Mutex::new(None),
+                    panic: Mutex::new(None),
+                    shutdown: AtomicBool::new(false),
+                });
+                let theirs = Arc::clone(&shared);
+                let thread = thread::Builder::new()
+                    .name("nndl-helper".into())
+                    .spawn(move || helper_loop(&theirs))
+                    .ok()?;
+                Some(Worker {
+                    shared,
+                    thread: Some(thread),
+                })
+            })
+            .collect();
         Pool {
-            shared,
-            helper: helper.flatten(),
+            workers,
             busy: Cell::new(false),
             misses: Cell::new(0),
             hits: Cell::new(0),
@@ -135,77 +152,94 @@ impl Pool {
 
     /// Threads in use, this one included.
     pub(crate) fn threads(&self) -> usize {
-        1 + self.helper.is_some() as usize
+        1 + self.workers.len()
     }
 
-    /// Runs `a` and `b` and returns when both are done: `a` on the helper if
-    /// it takes it in time, else here after `b`. A panic in either half is
-    /// raised here, with its message, once both have finished.
+    /// Whether work posted now would run inline: no helper, a post under
+    /// way, or the pool running alone for a while.
+    fn inline(&self) -> bool {
+        self.workers.is_empty() || self.busy.get() || self.alone()
+    }
+
+    /// Runs `a` and `b` and returns when both are done: `a` on the first
+    /// helper if it takes it in time, else here after `b`. A panic in either
+    /// half is raised here, with its message, once both have finished.
     pub(crate) fn join<A: FnOnce() + Send, B: FnOnce()>(&self, a: A, b: B) {
-        let Some(helper) = self
-            .helper
-            .as_ref()
-            .filter(|_| !self.busy.get() && !self.alone())
-        else {
+        if self.inline() {
             a();
             b();
             return;
-        };
+        }
         self.busy.set(true);
         let _busy = Reset(&self.busy);
         let mut slot = Some(a);
-        let job = Job {
-            data: (&mut slot as *mut Option<A>).cast(),
-            call: call_once::<A>,
-        };
-        let shared = &*self.shared;
-        debug_assert_eq!(shared.slot.state.load(Ordering::Relaxed), IDLE);
-        // SAFETY: the state is IDLE (every join leaves it so before it
-        // returns, and `busy` keeps joins on this pool one at a time), so no
-        // thread reads the job now.
-        unsafe { *shared.slot.job.get() = Some(job) };
-        shared.slot.state.store(POSTED, Ordering::SeqCst);
-        // Either the helper sees POSTED before it parks, or this sees it sleeping.
-        if shared.helper_sleeping.load(Ordering::SeqCst) {
-            helper.thread().unpark();
-        }
-        // `slot` must outlive the helper's use of it: wait, even if `b` panics.
+        let worker = &self.workers[0];
+        // SAFETY: `slot` lives on this stack until `finish` below has seen
+        // the job done or taken back, and this thread touches it only then.
+        unsafe { post(worker, (&raw mut slot).cast(), call_once::<A>) };
         let result = catch_unwind(AssertUnwindSafe(b));
-        let taken_back = shared
-            .slot
-            .state
-            .compare_exchange(POSTED, IDLE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        let mut own_panic = None;
-        let mut missed = taken_back;
-        if taken_back {
-            // SAFETY: this thread moved the state from POSTED, so the helper
-            // never takes this job; `slot` is alive on this stack.
-            unsafe { (*shared.slot.job.get()) = None };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
-                if let Some(a) = slot.take() {
-                    a();
-                }
-            })) {
-                own_panic = Some(payload);
-            }
-        } else {
-            missed = self.wait_for_helper();
-        }
+        let (missed, own) = self.finish(worker, || slot.take().map_or((), |a| a()));
         self.count(missed);
-        if let Err(payload) = result {
-            resume_unwind(payload);
+        raise([result.err(), own, helper_panic(worker)]);
+    }
+
+    /// Runs `f` on every item, the first here and each other on a helper of
+    /// its own (one item a thread: give at most `threads()` items; more run
+    /// here, after the first). Returns when all are done; a panic is raised
+    /// here, with its message, once every item has finished.
+    pub(crate) fn scatter<T: Send, G: Fn(T) + Sync>(&self, items: Vec<T>, f: G) {
+        if items.len() < 2 || self.inline() {
+            items.into_iter().for_each(f);
+            return;
         }
-        if let Some(payload) = own_panic {
-            resume_unwind(payload);
+        self.busy.set(true);
+        let _busy = Reset(&self.busy);
+        let f = &f;
+        let mut items = items.into_iter();
+        let first = items.next();
+        let mut jobs: Vec<Option<_>> = items.map(|item| Some(move || f(item))).collect();
+        let posted = jobs.len().min(self.workers.len());
+        // Every access to `jobs` from here on goes through `base`, and the
+        // vector is neither moved nor resized until it is dropped.
+        let base = jobs.as_mut_ptr();
+        for (i, worker) in self.workers[..posted].iter().enumerate() {
+            // SAFETY: job i lives in `jobs` until `finish` below has seen it
+            // done or taken back; this thread touches it only then.
+            unsafe { post(worker, base.add(i).cast(), call_once_of(&jobs)) };
         }
-        let helper_panic = shared
-            .panic
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(payload) = helper_panic {
-            resume_unwind(payload);
+        let run = |i: usize| {
+            // SAFETY: `run` is called for job i only when it was never
+            // posted, or after `finish` took it back: no other thread has it.
+            unsafe { (*base.add(i)).take().map_or((), |job| job()) }
+        };
+        let mut panics = vec![catch_unwind(AssertUnwindSafe(|| first.map_or((), f))).err()];
+        for i in posted..jobs.len() {
+            panics.push(catch_unwind(AssertUnwindSafe(|| run(i))).err());
+        }
+        let mut missed = false;
+        for (i, worker) in self.workers[..posted].iter().enumerate() {
+            let (late, own) = self.finish(worker, || run(i));
+            missed |= late;
+            panics.push(own);
+            panics.push(helper_panic(worker));
+        }
+        drop(jobs);
+        self.count(missed);
+        raise(panics);
+    }
+
+    /// After this thread's own work: takes the job posted to `worker` back
+    /// and runs it by `run_here` if the helper has not taken it, else waits
+    /// for the helper. Returns whether the helper missed it (late to take
+    /// it, or this thread had to park), and the payload of a panic here.
+    fn finish(
+        &self,
+        worker: &Worker,
+        run_here: impl FnOnce(),
+    ) -> (bool, Option<Box<dyn Any + Send>>) {
+        match take_back(worker) {
+            Finished::TakenBack => (true, catch_unwind(AssertUnwindSafe(run_here)).err()),
+            Finished::Ran { parked } => (parked, None),
         }
     }
 
@@ -221,11 +255,12 @@ impl Pool {
         }
     }
 
-    /// Counts a job the helper missed, or took in time; after MISSES misses
-    /// in a row the pool runs alone for a backoff that doubles each time.
+    /// Counts a round of jobs the helpers missed, or took in time; after
+    /// MISSES missed rounds in a row the pool runs alone for a backoff that
+    /// doubles each time.
     fn count(&self, missed: bool) {
         if !missed {
-            // Many jobs in a row taken in time: contention has passed, so
+            // Many rounds in a row taken in time: contention has passed, so
             // the next episode starts from the shortest backoff.
             self.misses.set(0);
             let hits = self.hits.get() + 1;
@@ -245,34 +280,89 @@ impl Pool {
             self.misses.set(0);
         }
     }
+}
 
-    /// Waits until the helper has finished the job it took: spins for up to
-    /// SPIN, then parks until it unparks this thread. Returns whether it
-    /// had to park.
-    fn wait_for_helper(&self) -> bool {
-        let shared = &*self.shared;
-        let idle = || shared.slot.state.load(Ordering::Acquire) == IDLE;
-        let start = Instant::now();
-        let mut polls = 0u32;
-        let mut parked = false;
-        while !idle() {
-            polls = polls.wrapping_add(1);
-            if !polls.is_multiple_of(64) || start.elapsed() < SPIN {
-                std::hint::spin_loop();
-                continue;
-            }
-            *shared.poster.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current());
-            shared.poster_sleeping.store(true, Ordering::SeqCst);
-            // Either the helper sees this sleeping after it sets IDLE, or
-            // this sees IDLE here.
-            if !idle() {
-                parked = true;
-                thread::park_timeout(Duration::from_millis(10));
-            }
-            shared.poster_sleeping.store(false, Ordering::SeqCst);
-        }
-        parked
+/// Posts the job at `data` to `worker`, run by `call`.
+///
+/// # Safety
+/// `data` points to a live `Option<A>` for the `A` that `call` takes, which
+/// stays alive and untouched by the poster until `take_back` on this worker
+/// has returned; the worker's state is IDLE (every post is finished before
+/// the next, as `Pool::busy` sees to).
+unsafe fn post(worker: &Worker, data: *mut (), call: unsafe fn(*mut ())) {
+    let shared = &*worker.shared;
+    debug_assert_eq!(shared.slot.state.load(Ordering::Relaxed), IDLE);
+    // SAFETY: the state is IDLE (the caller's word), so no thread reads the
+    // job now.
+    unsafe { *shared.slot.job.get() = Some(Job { data, call }) };
+    shared.slot.state.store(POSTED, Ordering::SeqCst);
+    // Either the helper sees POSTED before it parks, or this sees it sleeping.
+    if shared.helper_sleeping.load(Ordering::SeqCst)
+        && let Some(thread) = &worker.thread
+    {
+        thread.thread().unpark();
     }
+}
+
+/// Takes the job posted to `worker` back if the helper has not taken it;
+/// else waits until the helper has run it: spins for up to SPIN, then parks
+/// until it unparks this thread.
+fn take_back(worker: &Worker) -> Finished {
+    let shared = &*worker.shared;
+    let taken_back = shared
+        .slot
+        .state
+        .compare_exchange(POSTED, IDLE, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    if taken_back {
+        // SAFETY: this thread moved the state from POSTED, so the helper
+        // never takes this job.
+        unsafe { *shared.slot.job.get() = None };
+        return Finished::TakenBack;
+    }
+    let idle = || shared.slot.state.load(Ordering::Acquire) == IDLE;
+    let start = Instant::now();
+    let mut polls = 0u32;
+    let mut parked = false;
+    while !idle() {
+        polls = polls.wrapping_add(1);
+        if !polls.is_multiple_of(64) || start.elapsed() < SPIN {
+            std::hint::spin_loop();
+            continue;
+        }
+        *shared.poster.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread::current());
+        shared.poster_sleeping.store(true, Ordering::SeqCst);
+        // Either the helper sees this sleeping after it sets IDLE, or this
+        // sees IDLE here.
+        if !idle() {
+            parked = true;
+            thread::park_timeout(Duration::from_millis(10));
+        }
+        shared.poster_sleeping.store(false, Ordering::SeqCst);
+    }
+    Finished::Ran { parked }
+}
+
+/// The payload of a panic in the last job `worker` ran, if any.
+fn helper_panic(worker: &Worker) -> Option<Box<dyn Any + Send>> {
+    let mut panic = worker
+        .shared
+        .panic
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    panic.take()
+}
+
+/// Raises the first of `panics`, if any, with its payload.
+fn raise(panics: impl IntoIterator<Item = Option<Box<dyn Any + Send>>>) {
+    if let Some(payload) = panics.into_iter().flatten().next() {
+        resume_unwind(payload);
+    }
+}
+
+/// `call_once` for the element type of `jobs`.
+fn call_once_of<A: FnOnce()>(_jobs: &[Option<A>]) -> unsafe fn(*mut ()) {
+    call_once::<A>
 }
 
 /// Clears a flag when dropped, on unwinding too.
@@ -350,10 +440,12 @@ fn helper_loop(shared: &Shared) {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::SeqCst);
-        if let Some(helper) = self.helper.take() {
-            helper.thread().unpark();
-            let _ = helper.join();
+        for worker in &mut self.workers {
+            worker.shared.shutdown.store(true, Ordering::SeqCst);
+            if let Some(thread) = worker.thread.take() {
+                thread.thread().unpark();
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -398,6 +490,52 @@ mod tests {
             pool.join(|| left[0] += round, || right[0] += 2 * round);
         }
         assert_eq!(data, [6, 12]);
+    }
+
+    /// Every item runs once, on any number of threads, with more items than
+    /// threads too.
+    #[test]
+    fn scatter_runs_every_item_once() {
+        for threads in [1, 2, 3, 4] {
+            let pool = Pool::new(threads);
+            let mut data = vec![0u64; 50];
+            let n = rounds(300) as u64;
+            for round in 0..n {
+                let items: Vec<(u64, &mut [u64])> = data
+                    .chunks_mut(10)
+                    .enumerate()
+                    .map(|(i, chunk)| (i as u64 + 1, chunk))
+                    .collect();
+                pool.scatter(items, |(i, chunk)| {
+                    chunk.iter_mut().for_each(|x| *x += round * i)
+                });
+            }
+            let total: u64 = (0..n).sum();
+            for (i, chunk) in data.chunks(10).enumerate() {
+                assert!(
+                    chunk.iter().all(|&x| x == total * (i as u64 + 1)),
+                    "{threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_item_is_reported_with_its_message() {
+        let pool = Pool::new(4);
+        for _ in 0..rounds(50) {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                pool.scatter(vec![0, 1, 2, 3], |i| {
+                    if i == 2 {
+                        panic!("boom in item {i}")
+                    }
+                })
+            }));
+            assert_eq!(message(result.unwrap_err()), "boom in item 2");
+        }
+        let mut ran = [false; 3];
+        pool.scatter(ran.iter_mut().collect(), |r| *r = true);
+        assert_eq!(ran, [true; 3]);
     }
 
     /// A join inside a join runs all three closures, exactly once each.
