@@ -585,51 +585,83 @@ pub(super) mod avx2 {
         }
     }
 
-    /// `super::sigmoid` eight at a time: `sigmoid::sigmoid_f32` lane for
-    /// lane, in the same multiplies and adds; the rest one at a time.
+    /// The primitives `sigma_lanes` needs beyond `primitives!`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn add(a: V, b: V) -> V {
+        _mm256_add_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn sub(a: V, b: V) -> V {
+        _mm256_sub_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn div(a: V, b: V) -> V {
+        _mm256_div_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn min(a: V, b: V) -> V {
+        _mm256_min_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn max(a: V, b: V) -> V {
+        _mm256_max_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn round(x: V) -> V {
+        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn pow2(n: V) -> V {
+        let biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+        _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased))
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn gt(a: V, b: V) -> V {
+        _mm256_cmp_ps::<_CMP_GT_OQ>(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn lt(a: V, b: V) -> V {
+        _mm256_cmp_ps::<_CMP_LT_OQ>(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn unordered(x: V) -> V {
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn either(a: V, b: V) -> V {
+        _mm256_or_ps(a, b)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn select(m: V, t: V, f: V) -> V {
+        _mm256_blendv_ps(f, t, m)
+    }
+
+    crate::sigmoid::sigma_lanes!("avx2,fma");
+
+    /// `super::sigmoid` eight at a time, by `sigma_lanes`; the rest one at
+    /// a time, by the same.
     /// SAFETY (for callers): the processor has AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn sigmoid(v: &mut [f32]) {
-        use crate::sigmoid::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
         let mut chunks = v.chunks_exact_mut(L);
         for chunk in &mut chunks {
-            // SAFETY: the chunk holds 8 floats.
-            unsafe {
-                let z = _mm256_loadu_ps(chunk.as_ptr());
-                let x = _mm256_mul_ps(z, _mm256_set1_ps(-1.0));
-                let big = _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.0));
-                let small = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-87.0));
-                let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
-                let x = _mm256_min_ps(
-                    _mm256_max_ps(x, _mm256_set1_ps(-87.0)),
-                    _mm256_set1_ps(88.0),
-                );
-                let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-                    _mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
-                );
-                let r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(LN2_HI)));
-                let r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(LN2_LO)));
-                let mut p = _mm256_set1_ps(EXP_TAYLOR[7]);
-                for &c in EXP_TAYLOR[..7].iter().rev() {
-                    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(c));
-                }
-                let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
-                    _mm256_cvtps_epi32(n),
-                    _mm256_set1_epi32(127),
-                ));
-                let e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-                let one = _mm256_set1_ps(1.0);
-                let s = _mm256_div_ps(one, _mm256_add_ps(one, e));
-                let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(s, _mm256_set1_ps(1e-30));
-                let zero = _mm256_setzero_ps();
-                let s = _mm256_blendv_ps(s, zero, _mm256_or_ps(tiny, big));
-                let s = _mm256_blendv_ps(s, one, small);
-                let s = _mm256_blendv_ps(s, _mm256_set1_ps(f32::NAN), nan);
-                _mm256_storeu_ps(chunk.as_mut_ptr(), s);
-            }
+            // SAFETY: the chunk holds L floats.
+            unsafe { store(chunk.as_mut_ptr(), sigma(load(chunk.as_ptr()))) };
         }
         for x in chunks.into_remainder() {
-            *x = sigmoid_f32(*x);
+            *x = crate::sigmoid::sigmoid_f32(*x);
         }
     }
 
@@ -777,50 +809,81 @@ pub(super) mod avx512 {
         }
     }
 
-    /// `super::sigmoid` sixteen at a time: `sigmoid::sigmoid_f32` lane
-    /// for lane, in the same multiplies and adds; the rest one at a time.
+    /// The primitives `sigma_lanes` needs beyond `primitives!`.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn add(a: V, b: V) -> V {
+        _mm512_add_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn sub(a: V, b: V) -> V {
+        _mm512_sub_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn div(a: V, b: V) -> V {
+        _mm512_div_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn min(a: V, b: V) -> V {
+        _mm512_min_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn max(a: V, b: V) -> V {
+        _mm512_max_ps(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn round(x: V) -> V {
+        _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn pow2(n: V) -> V {
+        let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+        _mm512_castsi512_ps(_mm512_slli_epi32::<23>(biased))
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn gt(a: V, b: V) -> __mmask16 {
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn lt(a: V, b: V) -> __mmask16 {
+        _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b)
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn unordered(x: V) -> __mmask16 {
+        _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x)
+    }
+    fn either(a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn select(m: __mmask16, t: V, f: V) -> V {
+        _mm512_mask_blend_ps(m, f, t)
+    }
+
+    crate::sigmoid::sigma_lanes!("avx512f,avx2,fma");
+
+    /// `super::sigmoid` sixteen at a time, by `sigma_lanes`; the rest one
+    /// at a time, by the same.
     /// SAFETY (for callers): the processor has AVX-512F.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub unsafe fn sigmoid(v: &mut [f32]) {
-        use crate::sigmoid::{EXP_TAYLOR, LN2_HI, LN2_LO, LOG2E, sigmoid_f32};
         let mut chunks = v.chunks_exact_mut(L);
         for chunk in &mut chunks {
-            // SAFETY: the chunk holds 16 floats.
-            unsafe {
-                let z = _mm512_loadu_ps(chunk.as_ptr());
-                let x = _mm512_mul_ps(z, _mm512_set1_ps(-1.0));
-                let big = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x, _mm512_set1_ps(88.0));
-                let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(-87.0));
-                let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-                let x = _mm512_min_ps(
-                    _mm512_max_ps(x, _mm512_set1_ps(-87.0)),
-                    _mm512_set1_ps(88.0),
-                );
-                let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-                    _mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
-                );
-                let r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(LN2_HI)));
-                let r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(LN2_LO)));
-                let mut p = _mm512_set1_ps(EXP_TAYLOR[7]);
-                for &c in EXP_TAYLOR[..7].iter().rev() {
-                    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(c));
-                }
-                let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(
-                    _mm512_cvtps_epi32(n),
-                    _mm512_set1_epi32(127),
-                ));
-                let e = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-                let one = _mm512_set1_ps(1.0);
-                let s = _mm512_div_ps(one, _mm512_add_ps(one, e));
-                let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(s, _mm512_set1_ps(1e-30));
-                let s = _mm512_mask_blend_ps(tiny | big, s, _mm512_setzero_ps());
-                let s = _mm512_mask_blend_ps(small, s, one);
-                let s = _mm512_mask_blend_ps(nan, s, _mm512_set1_ps(f32::NAN));
-                _mm512_storeu_ps(chunk.as_mut_ptr(), s);
-            }
+            // SAFETY: the chunk holds L floats.
+            unsafe { store(chunk.as_mut_ptr(), sigma(load(chunk.as_ptr()))) };
         }
         for x in chunks.into_remainder() {
-            *x = sigmoid_f32(*x);
+            *x = crate::sigmoid::sigmoid_f32(*x);
         }
     }
 

@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 /// its core with another process soon gives the core up.
 const SPIN: Duration = Duration::from_micros(50);
 
+/// How long a posted job waits for its helper to take it, once this thread
+/// is done with its own work, before this thread takes it back.
+const GRACE: Duration = Duration::from_micros(20);
+
 /// Jobs in a row the helper must miss (not take in time, or not finish
 /// within SPIN of this thread) before the pool runs alone for a while.
 const MISSES: u32 = 4;
@@ -309,16 +313,28 @@ unsafe fn post(worker: &Worker, data: *mut (), call: unsafe fn(*mut ())) {
 /// until it unparks this thread.
 fn take_back(worker: &Worker) -> Finished {
     let shared = &*worker.shared;
-    let taken_back = shared
-        .slot
-        .state
-        .compare_exchange(POSTED, IDLE, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok();
-    if taken_back {
-        // SAFETY: this thread moved the state from POSTED, so the helper
-        // never takes this job.
-        unsafe { *shared.slot.job.get() = None };
-        return Finished::TakenBack;
+    // A spinning helper takes a job within a microsecond or so: give it
+    // GRACE before taking the job back, so that a helper merely slower to
+    // start than this thread's half does not lose its share.
+    let start = Instant::now();
+    let mut polls = 0u32;
+    while shared.slot.state.load(Ordering::Acquire) == POSTED {
+        polls = polls.wrapping_add(1);
+        if !polls.is_multiple_of(16) || start.elapsed() < GRACE {
+            std::hint::spin_loop();
+            continue;
+        }
+        let taken_back = shared
+            .slot
+            .state
+            .compare_exchange(POSTED, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if taken_back {
+            // SAFETY: this thread moved the state from POSTED, so the
+            // helper never takes this job.
+            unsafe { *shared.slot.job.get() = None };
+            return Finished::TakenBack;
+        }
     }
     let idle = || shared.slot.state.load(Ordering::Acquire) == IDLE;
     let start = Instant::now();
