@@ -1,18 +1,16 @@
-//! The `nndl` command: clap parsing and dispatch. The work lives in the library.
+//! The `nndl` command: parsing (`args`) and dispatch; printing lives in
+//! `print`, the work in the library.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::Parser;
 use ndarray::{Array1, NdFloat};
 
 use nndl::Init;
 use nndl::cost::Output;
 use nndl::model::Precision;
-use nndl::train::{EpochReport, Monitor, Observer, Stop};
+use nndl::train::{EpochReport, Stop};
 use nndl::{Activation, Cost};
 use nndl::{Error, Network, Result, TrainConfig, image_input, load_mnist, model};
 
@@ -25,179 +23,11 @@ macro_rules! say {
     }};
 }
 
-#[derive(Parser)]
-#[command(
-    name = "nndl",
-    version,
-    arg_required_else_help = true,
-    about = "Train, evaluate and query the backpropagation network of Nielsen's Neural Networks and Deep Learning, chapter 2"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+mod args;
+mod print;
 
-#[derive(Subcommand)]
-enum Command {
-    /// Train a network on MNIST by mini-batch SGD and save the best epoch
-    Train(TrainArgs),
-    /// Score a saved model on a split of the data: accuracy, cost, confusion matrix
-    Evaluate(EvaluateArgs),
-    /// Classify one image file (PNG, JPEG, BMP, GIF, PGM)
-    Predict(PredictArgs),
-    /// Check backpropagation against finite differences (eq. 46) and time both
-    Gradcheck(GradcheckArgs),
-}
-
-#[derive(Args)]
-struct GradcheckArgs {
-    /// Neurons per layer, input first
-    #[arg(long, default_value = "50,30,10", value_name = "N,N,...", value_parser = parse_layers)]
-    layers: Sizes,
-    /// Neuron of the hidden layers
-    #[arg(long, default_value = "sigmoid", value_parser = choice::<Activation, 4>(Activation::ALL.map(Activation::name)))]
-    activation: Activation,
-    /// Cost of sigmoid outputs
-    #[arg(long, value_parser = choice::<Cost, 2>(SIGMOID_COSTS.map(Cost::name)))]
-    cost: Option<Cost>,
-    /// Output layer
-    #[arg(long, default_value = "sigmoid", value_parser = choice::<Output, 2>(Output::ALL.map(Output::name)))]
-    output: Output,
-    /// Examples in the random mini-batch
-    #[arg(long, default_value_t = 10, value_parser = parse_positive)]
-    batch_size: usize,
-    /// Seed for the random network and mini-batch
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Check every neuron × cost × output combination
-    #[arg(long)]
-    all: bool,
-}
-
-#[derive(Args)]
-struct TrainArgs {
-    /// Neurons per layer, input first [default: 784,30,10]
-    #[arg(long, value_name = "N,N,...", value_parser = parse_layers, conflicts_with = "hidden")]
-    layers: Option<Sizes>,
-    /// Hidden layer sizes between the 784 inputs and the 10 outputs
-    #[arg(long, value_name = "N,...", value_parser = parse_hidden)]
-    hidden: Option<Sizes>,
-    /// Passes over the training data
-    #[arg(long, default_value_t = 30, value_parser = parse_positive)]
-    epochs: usize,
-    /// Examples per mini-batch (m)
-    #[arg(long, default_value_t = 10, value_parser = parse_positive)]
-    batch_size: usize,
-    /// Learning rate η
-    #[arg(long, default_value_t = 3.0, value_parser = parse_eta, allow_negative_numbers = true)]
-    eta: f64,
-    /// Seed for initialisation and shuffling; the same seed gives the same model file
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Directory with the four MNIST IDX files (.gz or raw)
-    #[arg(long, default_value = "data/mnist", value_name = "DIR")]
-    data: PathBuf,
-    /// Where to save the model
-    #[arg(long, default_value = "model.json", value_name = "PATH")]
-    out: PathBuf,
-    /// Train on only the first N training images
-    #[arg(long, value_name = "N", value_parser = parse_positive)]
-    train_size: Option<usize>,
-    /// Backpropagate one example at a time instead of the whole mini-batch as one matrix
-    #[arg(long)]
-    per_example: bool,
-    /// Threads to use, 0 for one per core; the model does not depend on it
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    threads: usize,
-    /// Float type to train in, f32 or f64; f64 is slower and exists for checking
-    #[arg(long, default_value = "f32", value_name = "TYPE", value_parser = str::parse::<Precision>)]
-    precision: Precision,
-    /// Cost of sigmoid outputs (with --output softmax the cost is log-likelihood)
-    #[arg(long, value_parser = choice::<Cost, 2>(SIGMOID_COSTS.map(Cost::name)))]
-    cost: Option<Cost>,
-    /// Output layer: sigmoid neurons, or softmax with the log-likelihood cost
-    #[arg(long, default_value = "sigmoid", value_parser = choice::<Output, 2>(Output::ALL.map(Output::name)))]
-    output: Output,
-    /// Neuron of the hidden layers
-    #[arg(long, default_value = "sigmoid", value_parser = choice::<Activation, 4>(Activation::ALL.map(Activation::name)))]
-    activation: Activation,
-    /// Initial weights: normal N(0,1) (the chapter's), scaled N(0,1/n_in), he N(0,2/n_in)
-    #[arg(long, default_value = "normal", value_parser = choice::<Init, 3>(Init::ALL.map(Init::name)))]
-    init: Init,
-    /// L2 regularisation λ: w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w
-    #[arg(long, default_value_t = 0.0, value_parser = parse_lambda, value_name = "λ", allow_negative_numbers = true)]
-    lambda: f64,
-    /// Momentum μ in [0, 1): v → μv − η∇C, w → w + v
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "μ", allow_negative_numbers = true)]
-    momentum: f64,
-    /// Dropout p in [0, 1): the chance each hidden neuron is dropped in training
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, value_name = "P", allow_negative_numbers = true)]
-    dropout: f64,
-    /// halve-on-plateau:N — halve η after N epochs without a better validation accuracy; stop at η₀/128
-    #[arg(long, value_parser = parse_schedule, value_name = "halve-on-plateau:N")]
-    eta_schedule: Option<usize>,
-    /// Stop after N epochs without a better validation accuracy
-    #[arg(long, value_parser = parse_positive, value_name = "N")]
-    early_stop: Option<usize>,
-    /// Extra figures per epoch: train-cost,train-accuracy,validation-cost,validation-accuracy
-    #[arg(long, value_parser = parse_monitor, value_name = "LIST")]
-    monitor: Option<Monitor>,
-    /// Write every epoch's figures to FILE.csv or FILE.json
-    #[arg(long, value_name = "FILE")]
-    metrics: Option<PathBuf>,
-    /// Add each training image's four one-pixel shifts: 250,000 images
-    #[arg(long)]
-    expand: bool,
-    /// Print only the final summary
-    #[arg(long, short)]
-    quiet: bool,
-}
-
-/// The costs `--cost` names; softmax's log-likelihood comes with `--output`.
-const SIGMOID_COSTS: [Cost; 2] = [Cost::Quadratic, Cost::CrossEntropy];
-
-/// A flag's value among `names`, parsed into the library's own type, so
-/// that `--help` lists the names and a typo gets clap's suggestion.
-fn choice<T, const N: usize>(names: [&'static str; N]) -> impl TypedValueParser<Value = T>
-where
-    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
-{
-    PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
-}
-
-#[derive(Args)]
-struct EvaluateArgs {
-    /// Model file
-    #[arg(default_value = "model.json")]
-    model: PathBuf,
-    /// Directory with the four MNIST IDX files (.gz or raw)
-    #[arg(long, default_value = "data/mnist", value_name = "DIR")]
-    data: PathBuf,
-    /// Which split to score
-    #[arg(long, value_enum, default_value_t = Split::Test)]
-    split: Split,
-    /// Threads to compute on, this one included (0: one per core)
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    threads: usize,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Split {
-    Test,
-    Validation,
-    Train,
-}
-
-#[derive(Args)]
-struct PredictArgs {
-    /// Model file
-    model: PathBuf,
-    /// Image of one digit
-    image: PathBuf,
-    /// Print one JSON line
-    #[arg(long)]
-    json: bool,
-}
+use args::*;
+use print::*;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -245,185 +75,6 @@ fn one_line(text: &str) -> String {
         .filter(|l| l.starts_with("tip:"))
         .map(|tip| format!("({tip})"));
     first.chain(tips).collect::<Vec<_>>().join(" ")
-}
-
-fn parse_positive(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err("expected a whole number".into()),
-    }
-}
-
-fn parse_eta(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("the learning rate must be a number above 0".into()),
-        Err(_) => Err("expected a number".into()),
-    }
-}
-
-fn parse_lambda(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        Ok(_) => Err("must be a number of at least 0".into()),
-        Err(_) => Err("expected a number".into()),
-    }
-}
-
-fn parse_fraction(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
-        Ok(_) => Err("must be at least 0 and below 1".into()),
-        Err(_) => Err("expected a number".into()),
-    }
-}
-
-fn parse_schedule(s: &str) -> Result<usize, String> {
-    match s.strip_prefix("halve-on-plateau:") {
-        Some(n) => parse_positive(n),
-        None => Err("expected halve-on-plateau:N".into()),
-    }
-}
-
-fn parse_monitor(s: &str) -> Result<Monitor, String> {
-    let mut m = Monitor::default();
-    for item in s.split(',') {
-        match item.trim() {
-            "train-cost" => m.training_cost = true,
-            "train-accuracy" => m.training_accuracy = true,
-            "validation-cost" => m.validation_cost = true,
-            "validation-accuracy" => m.validation_accuracy = true,
-            other => {
-                return Err(format!(
-                    "'{other}' is not one of train-cost, train-accuracy, validation-cost, validation-accuracy"
-                ));
-            }
-        }
-    }
-    Ok(m)
-}
-
-/// A comma-separated list of layer sizes.
-#[derive(Clone, Debug)]
-struct Sizes(Vec<usize>);
-
-fn parse_list(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',')
-        .map(|n| parse_positive(n.trim()).map_err(|e| format!("'{n}': {e}")))
-        .collect()
-}
-
-fn parse_layers(s: &str) -> Result<Sizes, String> {
-    let sizes = parse_list(s)?;
-    if sizes.len() < 2 {
-        return Err("need at least an input and an output layer".into());
-    }
-    Ok(Sizes(sizes))
-}
-
-fn parse_hidden(s: &str) -> Result<Sizes, String> {
-    parse_list(s).map(Sizes)
-}
-
-/// Draws an indicatif bar over an epoch's mini-batches when stderr is a
-/// terminal, and prints one line per epoch on stdout.
-struct Progress {
-    bar: Option<ProgressBar>,
-    quiet: bool,
-    pending: usize,
-    /// Print η on each epoch line: a schedule changes it.
-    show_eta: bool,
-    history: Vec<EpochReport>,
-    metrics: Option<PathBuf>,
-    metrics_error: Option<Error>,
-}
-
-impl Observer for Progress {
-    fn epoch_started(&mut self, epoch: usize, batches: usize) {
-        if self.quiet || !std::io::stderr().is_terminal() {
-            return;
-        }
-        let bar = ProgressBar::new(batches as u64).with_prefix(format!("Epoch {epoch}"));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:40}] {pos}/{len} mini-batches, {eta} left",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        self.bar = Some(bar);
-    }
-
-    fn batches_done(&mut self, count: usize) {
-        // Drawing every mini-batch would cost more than some mini-batches.
-        self.pending += count;
-        if self.pending >= 64 {
-            if let Some(bar) = &self.bar {
-                bar.inc(self.pending as u64);
-            }
-            self.pending = 0;
-        }
-    }
-
-    fn epoch_finished(&mut self, r: &EpochReport) {
-        self.pending = 0;
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        if !self.quiet {
-            let mut line = format!(
-                "Epoch {}/{}: {}",
-                r.epoch,
-                r.epochs,
-                score(r.correct, r.total)
-            );
-            if self.show_eta {
-                line += &format!("  η {}", r.eta);
-            }
-            if let Some(c) = r.training_cost {
-                line += &format!("  training cost {c:.4}");
-            }
-            if let Some((c, t)) = r.training_accuracy {
-                line += &format!("  training {}", score(c, t));
-            }
-            if let Some(c) = r.validation_cost {
-                line += &format!("  validation cost {c:.4}");
-            }
-            if let Some((c, t)) = r.validation_accuracy {
-                line += &format!("  validation {}", score(c, t));
-            }
-            say!("{line}  {:.1} s", r.seconds);
-        }
-        self.history.push(r.clone());
-        if let Some(path) = &self.metrics
-            && self.metrics_error.is_none()
-        {
-            self.metrics_error = nndl::metrics::write(path, &self.history).err();
-        }
-    }
-}
-
-/// `9,412 / 10,000 (94.12%)`.
-fn score(correct: usize, total: usize) -> String {
-    format!(
-        "{} / {} ({:.2}%)",
-        thousands(correct),
-        thousands(total),
-        100.0 * correct as f64 / total.max(1) as f64
-    )
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn run_train(args: TrainArgs) -> Result<()> {
@@ -635,17 +286,6 @@ fn run_gradcheck(args: GradcheckArgs) -> Result<()> {
                 "backpropagation and finite differences disagree: max relative error {worst:.1e} (tolerance {GRADCHECK_TOLERANCE:.0e})"
             ),
         })
-    }
-}
-
-/// Seconds as µs, ms or s.
-fn duration(seconds: f64) -> String {
-    if seconds < 1e-3 {
-        format!("{:.1} µs", seconds * 1e6)
-    } else if seconds < 1.0 {
-        format!("{:.2} ms", seconds * 1e3)
-    } else {
-        format!("{seconds:.2} s")
     }
 }
 
