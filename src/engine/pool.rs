@@ -177,12 +177,21 @@ impl Pool {
         self.busy.set(true);
         let _busy = Reset(&self.busy);
         let mut slot = Some(a);
+        // Every access to `slot` from here on goes through `data`: a
+        // reference to it would assert exclusive access while the helper
+        // may hold the job.
+        let data = &raw mut slot;
         let worker = &self.workers[0];
         // SAFETY: `slot` lives on this stack until `finish` below has seen
         // the job done or taken back, and this thread touches it only then.
-        unsafe { post(worker, (&raw mut slot).cast(), call_once::<A>) };
+        unsafe { post(worker, data.cast(), call_once::<A>) };
         let result = catch_unwind(AssertUnwindSafe(b));
-        let (missed, own) = self.finish(worker, || slot.take().map_or((), |a| a()));
+        let run_here = || {
+            // SAFETY: `finish` runs this only once it has taken the job
+            // back, so the helper never has it.
+            unsafe { (*data).take() }.map_or((), |a| a())
+        };
+        let (missed, own) = self.finish(worker, run_here);
         self.count(missed);
         raise([result.err(), own, helper_panic(worker)]);
     }
@@ -202,14 +211,16 @@ impl Pool {
         let mut items = items.into_iter();
         let first = items.next();
         let mut jobs: Vec<Option<_>> = items.map(|item| Some(move || f(item))).collect();
-        let posted = jobs.len().min(self.workers.len());
-        // Every access to `jobs` from here on goes through `base`, and the
+        let (count, call) = (jobs.len(), call_once_of(&jobs));
+        let posted = count.min(self.workers.len());
+        // Every access to the jobs from here on goes through `base` (a
+        // reference to `jobs` would touch jobs the helpers hold), and the
         // vector is neither moved nor resized until it is dropped.
         let base = jobs.as_mut_ptr();
         for (i, worker) in self.workers[..posted].iter().enumerate() {
             // SAFETY: job i lives in `jobs` until `finish` below has seen it
             // done or taken back; this thread touches it only then.
-            unsafe { post(worker, base.add(i).cast(), call_once_of(&jobs)) };
+            unsafe { post(worker, base.add(i).cast(), call) };
         }
         let run = |i: usize| {
             // SAFETY: `run` is called for job i only when it was never
@@ -217,7 +228,7 @@ impl Pool {
             unsafe { (*base.add(i)).take().map_or((), |job| job()) }
         };
         let mut panics = vec![catch_unwind(AssertUnwindSafe(|| first.map_or((), f))).err()];
-        for i in posted..jobs.len() {
+        for i in posted..count {
             panics.push(catch_unwind(AssertUnwindSafe(|| run(i))).err());
         }
         let mut missed = false;
