@@ -131,21 +131,30 @@ pub(super) mod x86 {
         affine_impl::<F, true>(a, w, b, z, m, n, k)
     }
 
+    /// # Safety
+    /// The processor has AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn momentum_step<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
         momentum_step_impl(w, v, decay)
     }
 
+    /// # Safety
+    /// The processor has AVX2 and FMA; `dst` is as long as `src`.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn scale_bytes<F: Float>(src: &[u8], dst: &mut [F]) {
         scale_bytes_impl::<F, true>(src, dst)
     }
 
+    /// # Safety
+    /// The processor has AVX2 and FMA; the sizes `real::back` asserts.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn back<F: Float>(d: &[F], w: &[F], d_prev: &mut [F], m: usize, n: usize, k: usize) {
         back_impl::<F, true>(d, w, d_prev, m, n, k)
     }
 
+    /// # Safety
+    /// The processor has the module's features; the sizes
+    /// `real::rank_update_rows` asserts.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn rank_update<F: Float>(
@@ -199,6 +208,9 @@ macro_rules! f32_affine {
         }
 
         /// Neurons j..j + NR of `affine` for every example, MR at a time.
+        /// # Safety
+        /// The module's features; rows j..j + NR of `w` and every row of `a`
+        /// exist (`affine`'s loop).
         #[target_feature(enable = $features)]
         #[inline]
         #[allow(clippy::too_many_arguments)]
@@ -231,6 +243,9 @@ macro_rules! f32_affine {
 
         /// MR examples × NR neurons of `affine`; the last, partial vector of
         /// each row is loaded with its missing lanes zero.
+        /// # Safety
+        /// The module's features; rows i0..i0 + MR of `a` and j0..j0 + NR of `w`
+        /// exist (`dot_rows`).
         #[target_feature(enable = $features)]
         #[inline]
         #[allow(clippy::too_many_arguments)]
@@ -313,6 +328,8 @@ macro_rules! f32_kernels {
         }
 
         /// MR examples of `back`, one vector of columns at a time.
+        /// # Safety
+        /// The module's features; rows i0..i0 + MR of `d` and `d_prev` exist.
         #[target_feature(enable = $features)]
         #[inline]
         unsafe fn back_tile<const MR: usize>(
@@ -343,6 +360,9 @@ macro_rules! f32_kernels {
             }
         }
 
+        /// # Safety
+        /// The processor has the module's features; the sizes
+        /// `real::rank_update_rows` asserts.
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
         pub unsafe fn rank_update(
@@ -374,6 +394,9 @@ macro_rules! f32_kernels {
         /// Weight rows j0..j0 + NR of `rank_update` (`w` starts at row
         /// `base`): two vectors of columns at a time held in registers while
         /// every example's contribution is added, then one partial vector.
+        /// # Safety
+        /// The module's features; rows j0..j0 + NR of `w` and every row of `c`
+        /// and `a` exist.
         #[target_feature(enable = $features)]
         #[inline]
         #[allow(clippy::too_many_arguments)]
@@ -424,6 +447,8 @@ macro_rules! f32_kernels {
 
         /// Columns col..col + NV·L of weight rows j0..j0 + NR, held in
         /// registers while every example's contribution is added.
+        /// # Safety
+        /// The module's features; col + NV·L ≤ k.
         #[target_feature(enable = $features)]
         #[inline]
         #[allow(clippy::too_many_arguments)]
@@ -471,6 +496,8 @@ macro_rules! f32_kernels {
 #[cfg(target_arch = "x86_64")]
 macro_rules! primitives {
     ($features:literal, $load:ident, $store:ident, $fmadd:ident, $mul:ident, $set1:ident, $zero:ident) => {
+        /// # Safety
+        /// The module's features; `p` points to L readable floats.
         #[target_feature(enable = $features)]
         #[inline]
         unsafe fn load(p: *const f32) -> V {
@@ -685,6 +712,8 @@ pub(super) mod avx2 {
             V(_mm256_setzero_ps(), _mm256_setzero_ps())
         }
 
+        /// # Safety
+        /// The module's features; `p` points to L readable floats.
         #[target_feature(enable = "avx2,fma")]
         #[inline]
         unsafe fn load(p: *const f32) -> V {
@@ -751,6 +780,8 @@ pub(super) mod avx512 {
         ((1u32 << len) - 1) as __mmask16
     }
 
+    /// # Safety
+    /// The module's features; `p` points to `len` readable floats.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     unsafe fn load_part(p: *const f32, len: usize) -> V {

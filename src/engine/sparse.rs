@@ -282,6 +282,9 @@ pub(super) mod avx512 {
         }
     }
 
+    /// # Safety
+    /// AVX-512F; every lit index is a row of `wt` holding np ≥ 16·W floats,
+    /// as `real::sparse_affine` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     unsafe fn affine_w<const W: usize>(
@@ -368,6 +371,9 @@ pub(super) mod avx512 {
         }
     }
 
+    /// # Safety
+    /// AVX-512F; every lit index is a row of `wt` holding np ≥ 16·W floats,
+    /// as `real::sparse_rank_update` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     unsafe fn update_w<const W: usize>(x: &SparseRows<f32>, c: &[f32], wt: &mut [f32], np: usize) {
@@ -395,6 +401,8 @@ pub(super) mod avx512 {
 pub(super) mod x86 {
     use super::*;
 
+    /// # Safety
+    /// The processor has AVX2 and FMA; the sizes `real::sparse_affine` asserts.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn affine_avx2<F: Float>(
         x: &SparseRows<F>,
@@ -408,6 +416,8 @@ pub(super) mod x86 {
         affine_impl::<F, true>(x, examples, wt, np, n, b, z)
     }
 
+    /// # Safety
+    /// The processor has AVX-512F; the sizes `real::sparse_affine` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub unsafe fn affine_avx512<F: Float>(
         x: &SparseRows<F>,
@@ -421,6 +431,9 @@ pub(super) mod x86 {
         affine_impl::<F, true>(x, examples, wt, np, n, b, z)
     }
 
+    /// # Safety
+    /// The processor has AVX2 and FMA; the sizes `real::sparse_rank_update`
+    /// asserts.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn rank_update_avx2<F: Float>(
         x: &SparseRows<F>,
@@ -432,6 +445,9 @@ pub(super) mod x86 {
         rank_update_impl::<F, true>(x, c, wt, np, scale)
     }
 
+    /// # Safety
+    /// The processor has AVX-512F; the sizes `real::sparse_rank_update`
+    /// asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub unsafe fn rank_update_avx512<F: Float>(
         x: &SparseRows<F>,
