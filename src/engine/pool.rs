@@ -227,20 +227,24 @@ impl Pool {
             // posted, or after `finish` took it back: no other thread has it.
             unsafe { (*base.add(i)).take().map_or((), |job| job()) }
         };
-        let mut panics = vec![catch_unwind(AssertUnwindSafe(|| first.map_or((), f))).err()];
+        // The first panic, raised once every item has finished.
+        let mut panic = catch_unwind(AssertUnwindSafe(|| first.map_or((), f))).err();
         for i in posted..count {
-            panics.push(catch_unwind(AssertUnwindSafe(|| run(i))).err());
+            let own = catch_unwind(AssertUnwindSafe(|| run(i))).err();
+            panic = panic.or(own);
         }
         let mut missed = false;
         for (i, worker) in self.workers[..posted].iter().enumerate() {
             let (late, own) = self.finish(worker, || run(i));
             missed |= late;
-            panics.push(own);
-            panics.push(helper_panic(worker));
+            // Always take the helper's payload: a stale one would surface
+            // in a later join.
+            let theirs = helper_panic(worker);
+            panic = panic.or(own).or(theirs);
         }
         drop(jobs);
         self.count(missed);
-        raise(panics);
+        raise([panic]);
     }
 
     /// After this thread's own work: takes the job posted to `worker` back

@@ -89,31 +89,9 @@ mod sealed {
     }
 }
 
-/// The kernels of either type that are compiled generically: portable, or
-/// with AVX2 and FMA where the processor has them.
-macro_rules! generic_kernels {
-    ($t:ty) => {
-        unsafe fn back_generic(
-            d: &[$t],
-            w: &[$t],
-            d_prev: &mut [$t],
-            m: usize,
-            n: usize,
-            k: usize,
-        ) {
-            #[cfg(target_arch = "x86_64")]
-            if simd() >= Simd::Avx2 {
-                // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
-                return unsafe { kernels::x86::back(d, w, d_prev, m, n, k) };
-            }
-            kernels::back_impl::<$t, false>(d, w, d_prev, m, n, k)
-        }
-    };
-}
-
-generic_kernels!(f64);
-
 impl sealed::Sealed for f64 {
+    /// # Safety
+    /// The sizes `real::affine` asserts (the trait's contract).
     unsafe fn affine_raw(
         a: &[f64],
         w: &[f64],
@@ -132,8 +110,12 @@ impl sealed::Sealed for f64 {
     }
 
     unsafe fn back_raw(d: &[f64], w: &[f64], d_prev: &mut [f64], m: usize, n: usize, k: usize) {
-        // SAFETY: by the caller's word.
-        unsafe { back_generic(d, w, d_prev, m, n, k) }
+        #[cfg(target_arch = "x86_64")]
+        if simd() >= Simd::Avx2 {
+            // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+            return unsafe { kernels::x86::back(d, w, d_prev, m, n, k) };
+        }
+        kernels::back_impl::<f64, false>(d, w, d_prev, m, n, k)
     }
 
     unsafe fn rank_update_raw(
@@ -158,6 +140,8 @@ impl sealed::Sealed for f64 {
         kernels::momentum_step(w, v, decay)
     }
 
+    /// # Safety
+    /// `dst` is as long as `src` (the trait's contract).
     unsafe fn scale_bytes_raw(src: &[u8], dst: &mut [f64]) {
         kernels::scale_bytes_generic(src, dst)
     }
@@ -166,6 +150,8 @@ impl sealed::Sealed for f64 {
         v.iter_mut().for_each(|x| *x = crate::sigmoid::sigmoid(*x));
     }
 
+    /// # Safety
+    /// The sizes `real::sparse_affine` asserts (the trait's contract).
     unsafe fn sparse_affine_raw(
         x: &SparseRows<f64>,
         examples: Range<usize>,
@@ -196,6 +182,8 @@ impl sealed::Sealed for f64 {
 }
 
 impl sealed::Sealed for f32 {
+    /// # Safety
+    /// The sizes `real::affine` asserts (the trait's contract).
     unsafe fn affine_raw(
         a: &[f32],
         w: &[f32],
@@ -253,6 +241,8 @@ impl sealed::Sealed for f32 {
         kernels::momentum_step(w, v, decay)
     }
 
+    /// # Safety
+    /// `dst` is as long as `src` (the trait's contract).
     unsafe fn scale_bytes_raw(src: &[u8], dst: &mut [f32]) {
         match simd() {
             #[cfg(target_arch = "x86_64")]
