@@ -8,7 +8,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use byteorder::{BigEndian, ReadBytesExt};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use ndarray::{ArrayViewMut2, NdFloat};
 
 use crate::error::{Error, Result};
@@ -198,18 +198,69 @@ fn pixel_table<F: NdFloat>() -> [F; 256] {
     table
 }
 
+/// Where the four IDX files come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A directory holding each file as `NAME.gz` or `NAME`.
+    Dir(PathBuf),
+    /// Gzipped files in memory, by `NAME`: the binary's built-in MNIST.
+    /// `name` stands for their directory in messages.
+    Memory {
+        name: PathBuf,
+        files: &'static [(&'static str, &'static [u8])],
+    },
+}
+
+impl Source {
+    /// What messages call the data set.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Dir(dir) => dir,
+            Source::Memory { name, .. } => name,
+        }
+    }
+
+    /// What messages call file `name`: for a directory, the file that is there.
+    fn file_path(&self, name: &str) -> Result<PathBuf> {
+        match self {
+            Source::Dir(dir) => find_file(dir, name),
+            Source::Memory { name: dir, .. } => Ok(dir.join(format!("{name}.gz"))),
+        }
+    }
+
+    /// File `name` and what messages call it.
+    fn open(&self, name: &str) -> Result<(PathBuf, Box<dyn Read + '_>)> {
+        let path = self.file_path(name)?;
+        match self {
+            Source::Dir(_) => {
+                let r = open(&path)?;
+                Ok((path, r))
+            }
+            Source::Memory { files, .. } => match files.iter().find(|(n, _)| *n == name) {
+                Some((_, bytes)) => Ok((path, Box::new(MultiGzDecoder::new(*bytes)))),
+                None => Err(Error::invalid(&path, "not among the built-in files")),
+            },
+        }
+    }
+}
+
 /// Loads the four files from `dir` (each as `NAME.gz`, or `NAME` uncompressed)
-/// and splits them as the book does: training = the first 50,000 of the
-/// training file, validation = the last 10,000 (a sixth, for a smaller file),
-/// test = the t10k file.
+/// and splits them as the book does; see [`load`].
 pub fn load_mnist(dir: &Path) -> Result<Mnist> {
+    load(&Source::Dir(dir.to_path_buf()))
+}
+
+/// Loads the four files and splits them as the book does: training = the
+/// first 50,000 of the training file, validation = the last 10,000 (a sixth,
+/// for a smaller file), test = the t10k file.
+pub fn load(source: &Source) -> Result<Mnist> {
     let (train, test) = std::thread::scope(|s| {
         // The two image files decompress in parallel.
-        let test = s.spawn(|| load_pair(dir, TEST_IMAGES, TEST_LABELS));
-        let train = load_pair(dir, TRAIN_IMAGES, TRAIN_LABELS);
+        let test = s.spawn(|| load_pair(source, TEST_IMAGES, TEST_LABELS));
+        let train = load_pair(source, TRAIN_IMAGES, TRAIN_LABELS);
         let test = test.join().unwrap_or_else(|_| {
             Err(Error::invalid(
-                dir,
+                source.path(),
                 "the thread reading the test files failed",
             ))
         });
@@ -218,7 +269,7 @@ pub fn load_mnist(dir: &Path) -> Result<Mnist> {
     let (mut train, mut test) = (train?, test?);
     if (train.rows, train.cols) != (test.rows, test.cols) {
         return Err(Error::invalid(
-            &find_file(dir, TEST_IMAGES)?,
+            &source.file_path(TEST_IMAGES)?,
             format!(
                 "images are {}×{} but the training images are {}×{}",
                 test.rows, test.cols, train.rows, train.cols
@@ -230,7 +281,7 @@ pub fn load_mnist(dir: &Path) -> Result<Mnist> {
     test.classes = classes;
     if train.len() < 2 {
         return Err(Error::invalid(
-            &find_file(dir, TRAIN_IMAGES)?,
+            &source.file_path(TRAIN_IMAGES)?,
             "needs at least 2 images to split off a validation set",
         ));
     }
@@ -244,11 +295,11 @@ pub fn load_mnist(dir: &Path) -> Result<Mnist> {
 }
 
 /// Reads one images file and its labels file into a data set.
-pub fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<Dataset> {
-    let images_path = find_file(dir, images)?;
-    let labels_path = find_file(dir, labels)?;
-    let (count, rows, cols, pixels) = read_images(&images_path)?;
-    let labels = read_labels(&labels_path)?;
+pub fn load_pair(source: &Source, images: &str, labels: &str) -> Result<Dataset> {
+    let (images_path, mut r) = source.open(images)?;
+    let (count, rows, cols, pixels) = read_images_from(&images_path, &mut r)?;
+    let (labels_path, mut r) = source.open(labels)?;
+    let labels = read_labels_from(&labels_path, &mut r)?;
     if labels.len() != count {
         return Err(Error::invalid(
             &labels_path,
@@ -285,12 +336,13 @@ pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
     }
 }
 
-/// Opens an IDX file, through gunzip when its name ends in `.gz`.
+/// Opens an IDX file, through gunzip when its name ends in `.gz`; a file of
+/// several gzip members (`cat a.gz b.gz`) reads as their concatenation.
 fn open(path: &Path) -> Result<Box<dyn Read>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = BufReader::with_capacity(1 << 16, file);
     if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(GzDecoder::new(reader)))
+        Ok(Box::new(MultiGzDecoder::new(reader)))
     } else {
         Ok(Box::new(reader))
     }
@@ -342,8 +394,12 @@ fn read_payload(path: &Path, r: &mut dyn Read, expected: usize, what: &str) -> R
 
 /// Returns (count, rows, cols, pixels).
 pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
-    let mut r = open(path)?;
-    let dims = read_header(path, &mut r, MAGIC_IMAGES, "images")?;
+    read_images_from(path, &mut open(path)?)
+}
+
+/// `read_images` of the bytes `r` gives; `path` names them in messages.
+pub fn read_images_from(path: &Path, r: &mut dyn Read) -> Result<(usize, usize, usize, Vec<u8>)> {
+    let dims = read_header(path, r, MAGIC_IMAGES, "images")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows == 0 || cols == 0 {
         return Err(Error::invalid(
@@ -355,14 +411,18 @@ pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
         .checked_mul(rows)
         .and_then(|n| n.checked_mul(cols))
         .ok_or_else(|| Error::invalid(path, "header sizes overflow"))?;
-    let pixels = read_payload(path, &mut r, expected, "pixels")?;
+    let pixels = read_payload(path, r, expected, "pixels")?;
     Ok((count, rows, cols, pixels))
 }
 
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    let mut r = open(path)?;
-    let dims = read_header(path, &mut r, MAGIC_LABELS, "labels")?;
-    read_payload(path, &mut r, dims[0], "labels")
+    read_labels_from(path, &mut open(path)?)
+}
+
+/// `read_labels` of the bytes `r` gives; `path` names them in messages.
+pub fn read_labels_from(path: &Path, r: &mut dyn Read) -> Result<Vec<u8>> {
+    let dims = read_header(path, r, MAGIC_LABELS, "labels")?;
+    read_payload(path, r, dims[0], "labels")
 }
 
 #[cfg(test)]

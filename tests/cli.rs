@@ -6,11 +6,20 @@ use std::process::{Command, Output};
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
+/// The binary, run in this package's directory with no `NNDL_DATA`.
 fn nndl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nndl"))
-        .args(args)
-        .output()
-        .expect("the nndl binary runs")
+    run_in(Path::new("."), &[], args)
+}
+
+/// The binary run in `dir` with the environment variables `env` (value ""
+/// to remove one) and no other `NNDL_DATA`.
+fn run_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nndl"));
+    command.current_dir(dir).args(args).env_remove("NNDL_DATA");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the nndl binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -223,8 +232,8 @@ fn bad_files_are_named() {
     // Data: a missing directory, a malformed file.
     fails(
         &["train", "--data", s(&dir.join("none")), "--out", s(&o)],
-        1,
-        &["none", "no such data directory"],
+        2,
+        &["--data", "none", "no such data directory"],
     );
     let data = dir.join("data");
     fs::create_dir_all(&data).unwrap();
@@ -341,7 +350,7 @@ fn a_failed_run_leaves_the_model_file_alone() {
     fs::write(&model, "precious").unwrap();
     fails(
         &["train", "--data", s(&dir.join("none")), "--out", s(&model)],
-        1,
+        2,
         &["none"],
     );
     fails(
@@ -686,4 +695,183 @@ fn bad_learning_flags_are_usage_errors() {
         2,
         &["--cost"],
     );
+}
+
+/// Writes a gzipped IDX file of unsigned bytes.
+fn write_idx(path: &Path, magic: u32, dims: &[u32], payload: &[u8]) {
+    use std::io::Write;
+    let mut bytes = magic.to_be_bytes().to_vec();
+    for d in dims {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend(payload);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+/// A data set of 4 × 4 images in 3 classes, in MNIST's four files.
+fn tiny_data_set(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    for (name, count) in [("train", 60u32), ("t10k", 12)] {
+        let labels: Vec<u8> = (0..count).map(|i| (i % 3) as u8).collect();
+        let images: Vec<u8> = labels
+            .iter()
+            .flat_map(|&l| (0..16u8).map(move |p| if p % 3 == l { 255 } else { 0 }))
+            .collect();
+        write_idx(
+            &dir.join(format!("{name}-images-idx3-ubyte.gz")),
+            0x803,
+            &[count, 4, 4],
+            &images,
+        );
+        write_idx(
+            &dir.join(format!("{name}-labels-idx1-ubyte.gz")),
+            0x801,
+            &[count],
+            &labels,
+        );
+    }
+}
+
+#[test]
+fn trains_in_any_directory_on_the_built_in_mnist() {
+    let empty = scratch("anywhere");
+    let out = run_in(
+        &empty,
+        &[],
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--train-size",
+            "2000",
+            "--seed",
+            "1",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("[784, 30, 10]") && text.contains("on 2,000 images:"),
+        "{text}"
+    );
+    // Two thousand images in one epoch: well above chance, on the real test set.
+    assert!(percent_after(&text, "Epoch 1/1") > 30.0, "{text}");
+    assert!(text.contains("/ 10,000"), "{text}");
+    let evaluated = run_in(&empty, &[], &["evaluate"]);
+    assert!(evaluated.status.success(), "{}", stderr(&evaluated));
+    assert_eq!(
+        percent_after(&stdout(&evaluated), "test set"),
+        percent_after(&text, "Epoch 1/1")
+    );
+    let files: Vec<_> = fs::read_dir(&empty)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, vec!["model.json"]);
+}
+
+#[test]
+fn nndl_data_and_data_choose_another_data_set() {
+    let dir = scratch("elsewhere");
+    let tiny = dir.join("tiny");
+    tiny_data_set(&tiny);
+    let train = ["train", "--epochs", "1", "--seed", "1", "-q"];
+    // NNDL_DATA replaces the built-in MNIST: 16 pixels, 3 classes.
+    let out = run_in(
+        &dir,
+        &[("NNDL_DATA", s(&tiny))],
+        &["train", "--epochs", "1", "--seed", "1"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Training [16, 30, 3]"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains(&format!("from {}", s(&tiny))));
+    // --data wins over NNDL_DATA, even a bad one.
+    let out = run_in(
+        &dir,
+        &[("NNDL_DATA", "/no/such/dir")],
+        &[&train[..], &["--data", s(&tiny)]].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_in(&dir, &[("NNDL_DATA", s(&tiny))], &["evaluate"]);
+    assert!(stdout(&out).contains("/ 12 ("), "{}", stdout(&out));
+    // An empty NNDL_DATA is no NNDL_DATA: the built-in MNIST.
+    let out = run_in(&dir, &[("NNDL_DATA", "")], &["evaluate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the model takes 16 inputs"),
+        "{}",
+        stderr(&out)
+    );
+    // A bad NNDL_DATA: one line naming it and what to do, exit 2.
+    for (bad, what) in [
+        (dir.join("none"), "no such data directory"),
+        (
+            dir.join("tiny/train-labels-idx1-ubyte.gz"),
+            "not a directory",
+        ),
+    ] {
+        for command in [&train[..], &["evaluate"]] {
+            let out = run_in(&dir, &[("NNDL_DATA", s(&bad))], command);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+            let named = format!("NNDL_DATA={}: {what}", s(&bad));
+            assert!(
+                err.contains(&named) && err.contains("unset NNDL_DATA"),
+                "{err}"
+            );
+        }
+    }
+    // A directory without the files names the missing one.
+    fs::remove_file(tiny.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let out = run_in(&dir, &[("NNDL_DATA", s(&tiny))], &train);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("t10k-labels-idx1-ubyte"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn completions_and_the_manual_page_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = nndl(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        // Fish writes a flag as `-l eta`, the others as `--eta`.
+        for name in [
+            "train",
+            "evaluate",
+            "predict",
+            "gradcheck",
+            "eta",
+            "batch-size",
+        ] {
+            assert!(script.contains(name), "{shell} script lacks {name}");
+        }
+    }
+    fails(&["completions", "tcsh"], 2, &["tcsh", "bash"]);
+    let out = nndl(&["manpage"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let roff = stdout(&out);
+    assert!(
+        roff.starts_with(".ie") || roff.contains(".TH nndl 1"),
+        "{roff}"
+    );
+    for section in [
+        "NNDL TRAIN",
+        "NNDL EVALUATE",
+        "NNDL PREDICT",
+        "NNDL GRADCHECK",
+        "NNDL_DATA",
+    ] {
+        assert!(roff.contains(section), "the manual page lacks {section}");
+    }
 }

@@ -33,6 +33,13 @@ pub(crate) enum Command {
     Predict(PredictArgs),
     /// Check backpropagation against finite differences (eq. 46) and time both
     Gradcheck(GradcheckArgs),
+    /// Print a shell completion script: nndl completions bash > ~/.local/share/bash-completion/completions/nndl
+    Completions {
+        /// The shell to complete in
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): nndl manpage > ~/.local/share/man/man1/nndl.1
+    Manpage,
 }
 
 #[derive(Args)]
@@ -80,9 +87,9 @@ pub(crate) struct TrainArgs {
     /// Seed for initialisation and shuffling; the same seed gives the same model file
     #[arg(long)]
     pub(crate) seed: Option<u64>,
-    /// Directory with the four MNIST IDX files (.gz or raw)
-    #[arg(long, default_value = "data/mnist", value_name = "DIR")]
-    pub(crate) data: PathBuf,
+    /// Directory with the four MNIST IDX files (.gz or raw) [default: $NNDL_DATA, else the built-in MNIST]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
     /// Where to save the model
     #[arg(long, default_value = "model.json", value_name = "PATH")]
     pub(crate) out: PathBuf,
@@ -158,9 +165,9 @@ pub(crate) struct EvaluateArgs {
     /// Model file
     #[arg(default_value = "model.json")]
     pub(crate) model: PathBuf,
-    /// Directory with the four MNIST IDX files (.gz or raw)
-    #[arg(long, default_value = "data/mnist", value_name = "DIR")]
-    pub(crate) data: PathBuf,
+    /// Directory with the four MNIST IDX files (.gz or raw) [default: $NNDL_DATA, else the built-in MNIST]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
     /// Which split to score
     #[arg(long, value_enum, default_value_t = Split::Test)]
     pub(crate) split: Split,

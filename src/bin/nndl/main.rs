@@ -4,15 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use ndarray::{Array1, NdFloat};
 
 use nndl::Init;
 use nndl::cost::Output;
+use nndl::data::Source;
 use nndl::model::Precision;
 use nndl::train::{EpochReport, Stop};
 use nndl::{Activation, Cost};
-use nndl::{Error, Network, Result, TrainConfig, image_input, load_mnist, model};
+use nndl::{Error, Network, Result, TrainConfig, image_input, model};
 
 /// `println!` that shrugs off a closed stdout (`nndl train | head -3`)
 /// instead of panicking; the work, and the saved model, go on.
@@ -24,6 +25,7 @@ macro_rules! say {
 }
 
 mod args;
+mod dataset;
 mod print;
 
 use args::*;
@@ -52,6 +54,12 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => run_evaluate(args),
         Command::Predict(args) => run_predict(args),
         Command::Gradcheck(args) => run_gradcheck(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "nndl", &mut script);
+            write_stdout(&script)
+        }
+        Command::Manpage => run_manpage(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +67,60 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// The manual page's section on environment variables.
+const ENVIRONMENT: &str = r#".SH ENVIRONMENT
+.TP
+\fBNNDL_DATA\fR
+Directory of the four MNIST IDX files, for \fBtrain\fR and \fBevaluate\fR without \fB\-\-data\fR. Unset, they use the MNIST built into the binary.
+.TP
+\fBNNDL_SIMD\fR
+Caps the instruction set the kernels use: \fBportable\fR, \fBavx2\fR or \fBavx512\fR. \fBavx2\fR and \fBavx512\fR train the same model; \fBportable\fR, without FMA, rounds differently.
+"#;
+
+/// One manual page, rendered from the clap definitions: the command, then
+/// a section for each subcommand with its synopsis and options.
+fn run_manpage() -> Result<()> {
+    let mut cli = Cli::command().disable_help_subcommand(true);
+    cli.build();
+    let render = || -> std::io::Result<Vec<u8>> {
+        let mut roff = Vec::new();
+        let man = clap_mangen::Man::new(cli.clone());
+        man.render_title(&mut roff)?;
+        man.render_name_section(&mut roff)?;
+        man.render_synopsis_section(&mut roff)?;
+        man.render_description_section(&mut roff)?;
+        man.render_options_section(&mut roff)?;
+        for sub in cli.get_subcommands() {
+            let name = format!("nndl {}", sub.get_name());
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            roff.extend(format!(".SH \"{}\"\n{}\n", name.to_uppercase(), about).bytes());
+            let man = clap_mangen::Man::new(sub.clone().bin_name(&name));
+            let mut section = Vec::new();
+            man.render_synopsis_section(&mut section)?;
+            man.render_options_section(&mut section)?;
+            // Synopsis and options are subsections of the subcommand's section.
+            let section = String::from_utf8_lossy(&section).replace(".SH ", ".SS ");
+            roff.extend(section.bytes());
+        }
+        roff.extend(ENVIRONMENT.bytes());
+        man.render_version_section(&mut roff)?;
+        Ok(roff)
+    };
+    let roff = render().map_err(|e| Error::io(Path::new("manpage"), e))?;
+    write_stdout(&roff)
+}
+
+/// Writes `bytes` to stdout; a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io(Path::new("standard output"), e))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -89,13 +151,14 @@ fn run_train(args: TrainArgs) -> Result<()> {
         model::check_writable(path)?;
     }
     let cost = cost_of(args.output, args.cost)?;
-    let mnist = load_mnist(&args.data)?;
+    let source = dataset::source(args.data.as_deref())?;
+    let mnist = nndl::data::load(&source)?;
     let mut training = mnist.training;
     if let Some(n) = args.train_size {
         if n > training.len() {
             return Err(Error::Usage(format!(
                 "--train-size {n}: {} holds only {} training images",
-                args.data.display(),
+                source.path().display(),
                 thousands(training.len())
             )));
         }
@@ -127,7 +190,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
         expand: args.expand,
         threads: args.threads,
     };
-    config.validate(&training, &args.data)?;
+    config.validate(&training, source.path())?;
     if !args.quiet {
         let mut extras = Vec::new();
         for (on, text) in [
@@ -146,13 +209,17 @@ fn run_train(args: TrainArgs) -> Result<()> {
             }
         }
         say!(
-            "Training {:?} ({} neurons, {} output, {} cost, {}) on {} images: {} epochs, mini-batch {}, η = {}{}, seed {}",
+            "Training {:?} ({} neurons, {} output, {} cost, {}) on {} images{}: {} epochs, mini-batch {}, η = {}{}, seed {}",
             config.sizes,
             config.activation,
             config.cost.output(),
             config.cost,
             args.precision,
             thousands(training.len()),
+            match &source {
+                Source::Dir(dir) => format!(" from {}", dir.display()),
+                Source::Memory { .. } => String::new(),
+            },
             config.epochs,
             config.batch_size,
             config.eta,
@@ -298,13 +365,20 @@ fn run_evaluate(args: EvaluateArgs) -> Result<()> {
 }
 
 fn evaluate_in<F: nndl::Real>(net: Network<F>, args: &EvaluateArgs) -> Result<()> {
-    let mnist = load_mnist(&args.data)?;
+    let source = dataset::source(args.data.as_deref())?;
+    let mnist = nndl::data::load(&source)?;
     let (name, data) = match args.split {
         Split::Test => ("test", &mnist.test),
         Split::Validation => ("validation", &mnist.validation),
         Split::Train => ("training", &mnist.training),
     };
-    check_fits(&net, &args.model, data.pixels(), data.classes, &args.data)?;
+    check_fits(
+        &net,
+        &args.model,
+        data.pixels(),
+        data.classes,
+        source.path(),
+    )?;
     let eval = nndl::Trainer::new(&net.sizes, 0, args.threads).evaluate_full(&net, data);
     say!(
         "{}: {:?} {} neurons, {} cost, {}",
