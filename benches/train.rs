@@ -71,7 +71,7 @@ fn mini_batch(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        ws.steps(&mut net, STEPS as usize, load, &rule, &mut || ());
+                        ws.steps(&mut net, STEPS as usize, load, &rule, &mut || true);
                     }
                     start.elapsed() / STEPS
                 })
@@ -96,7 +96,7 @@ fn epoch(c: &mut Criterion) {
         };
         let mut sgd = Sgd::<f32>::new(&config, &mnist.training).unwrap();
         group.bench_function(format!("SGD over 50,000 images {}", name(sizes, m)), |b| {
-            b.iter(|| sgd.epoch(&mut Silent))
+            b.iter(|| sgd.epoch(&mut Silent, &|| true))
         });
         group.bench_function(format!("evaluate 10,000 images {}", name(sizes, m)), |b| {
             b.iter(|| black_box(sgd.evaluate(&mnist.test)))

@@ -198,6 +198,27 @@ fn pixel_table<F: NdFloat>() -> [F; 256] {
     table
 }
 
+impl Mnist {
+    /// Names the data set, for checkpoints: the splits' sizes, the image
+    /// size and an FNV-1a hash of every pixel and label, in order.
+    pub fn fingerprint(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let sets = [&self.training, &self.validation, &self.test];
+        for byte in sets.iter().flat_map(|d| d.images.iter().chain(&d.labels)) {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!(
+            "{} + {} + {} images of {}×{}, {} classes, FNV-1a {hash:016x}",
+            self.training.len(),
+            self.validation.len(),
+            self.test.len(),
+            self.training.rows,
+            self.training.cols,
+            self.training.classes
+        )
+    }
+}
+
 /// Where the four IDX files come from.
 #[derive(Clone, Debug)]
 pub enum Source {

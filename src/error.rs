@@ -14,6 +14,10 @@ pub enum Error {
     Invalid { path: PathBuf, message: String },
     /// A network's layer sizes are refused: empty, or too large for memory.
     Size(String),
+    /// Training produced a value that is not finite.
+    Diverged { epoch: usize, what: String },
+    /// A signal stopped the run: what was kept, and the exit status.
+    Interrupted { message: String, status: u8 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -37,6 +41,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
+            Error::Interrupted { status, .. } => *status,
             _ => 1,
         }
     }
@@ -46,6 +51,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(message) | Error::Size(message) => f.write_str(message),
+            Error::Interrupted { message, .. } => f.write_str(message),
             Error::Io { path, source } => {
                 let what = match source.kind() {
                     io::ErrorKind::NotFound => "no such file".to_string(),
@@ -55,6 +61,10 @@ impl fmt::Display for Error {
                 write!(f, "{}: {what}", path.display())
             }
             Error::Invalid { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Diverged { epoch, what } => write!(
+                f,
+                "training diverged in epoch {epoch}: {what}; try a smaller --eta"
+            ),
         }
     }
 }

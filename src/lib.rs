@@ -11,17 +11,21 @@
 //!   checked against the book.
 //! - [`activation`], [`cost`]: neurons f, f' and costs C, ∇_a C.
 //! - [`gradcheck`]: the finite-difference gradient of eq. (46), the reference.
-//! - [`data`]: the MNIST IDX loader. [`train`]: the SGD loop.
-//! - [`model`]: network2.py-compatible JSON model files.
+//! - [`data`]: the MNIST IDX loader. [`train`]: the SGD loop, an epoch at
+//!   a time; [`checkpoint`]: a run saved between epochs, to resume.
+//! - [`model`]: network2.py-compatible JSON model files. [`files`]: outputs
+//!   checked early and written atomically, inputs checked.
 //! - [`image_input`]: a picture of a digit made into MNIST's form.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod activation;
+pub mod checkpoint;
 pub mod cost;
 pub mod data;
 mod engine;
 pub mod error;
+pub mod files;
 pub mod gradcheck;
 pub mod image_input;
 pub mod init;

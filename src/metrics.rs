@@ -56,6 +56,36 @@ pub fn is_json(path: &Path) -> Option<bool> {
     }
 }
 
+/// Refuses, before any work, to replace an existing file at `path` that is
+/// not a metrics file: a model named by mistake, say.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let mut start = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 64), &mut start)
+        .map_err(|e| Error::io(path, e))?;
+    let start = String::from_utf8_lossy(&start);
+    let start = start.trim_start();
+    let ours = start.is_empty()
+        || start.starts_with("epoch,")
+        || start.strip_prefix('[').is_some_and(|rest| {
+            let rest = rest.trim_start();
+            let row = rest.strip_prefix('{').map(str::trim_start);
+            rest.is_empty()
+                || rest.starts_with(']')
+                || row.is_some_and(|r| r.starts_with("\"epoch\""))
+        });
+    if ours {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            path,
+            "exists and is not a metrics file; --metrics will not replace it (name another file)",
+        ))
+    }
+}
+
 /// The rows as a JSON array, or as CSV with a header of the field names;
 /// an absent figure is null, or an empty CSV field.
 pub fn render(rows: &[MetricsRow], json: bool) -> Result<String> {
@@ -90,7 +120,7 @@ pub fn render(rows: &[MetricsRow], json: bool) -> Result<String> {
 pub fn write(path: &Path, history: &[EpochReport]) -> Result<()> {
     let json = is_json(path).unwrap_or(false);
     let rows: Vec<MetricsRow> = history.iter().map(MetricsRow::from).collect();
-    crate::model::write_atomically(path, render(&rows, json)?.as_bytes())
+    crate::files::write_atomically(path, render(&rows, json)?.as_bytes())
 }
 
 #[cfg(test)]

@@ -6,9 +6,7 @@
 //! rows, each b^l a column vector (a list of one-element lists). network2.py
 //! ignores the `activation` key; a file without it is sigmoid.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Array1, Array2, NdFloat};
 use serde::{Deserialize, Serialize};
@@ -16,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::error::{Error, Result};
+use crate::files;
 use crate::network::Network;
 
 #[derive(Serialize)]
@@ -166,6 +165,25 @@ pub fn from_json(text: &str) -> Result<Model, String> {
         Some(name) => name.parse()?,
     };
     let precision = model.precision;
+    // Every number must be finite in the model's own precision.
+    let limit = match precision {
+        Precision::F32 => f64::from(f32::MAX),
+        Precision::F64 => f64::MAX,
+    };
+    let numbers =
+        model
+            .weights
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .chain(model.biases.iter().flat_map(|b| match b {
+                BiasVector::Column(v) => v.iter().map(|[x]| *x).collect::<Vec<_>>(),
+                BiasVector::Flat(v) => v.clone(),
+            }));
+    if let Some(x) = numbers.into_iter().find(|x| x.abs() > limit) {
+        return Err(format!("holds {x:e}, beyond the range of {precision}"));
+    }
     let c = |x: f64| x;
     let mut weights = Vec::with_capacity(model.weights.len());
     for (i, rows) in model.weights.into_iter().enumerate() {
@@ -195,61 +213,17 @@ pub fn from_json(text: &str) -> Result<Model, String> {
     Ok(Model { net, precision })
 }
 
-/// Loads a model file.
+/// Loads a model file: a regular file of at most `files::MAX_READ` bytes.
 pub fn load(path: &Path) -> Result<Model> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = files::read_text(path)?;
     from_json(&text).map_err(|m| Error::invalid(path, m))
 }
 
-/// Checks, before any long work, that a model could be written at `path`.
-pub fn check_writable(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        return Err(Error::invalid(path, "is a directory, not a model file"));
-    }
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        return Err(Error::invalid(
-            path,
-            format!("cannot write here: no directory {}", dir.display()),
-        ));
-    }
-    Ok(())
-}
-
-/// Saves atomically: the JSON goes to a temporary file beside `path`, which
-/// then replaces it, so a failed run never leaves a half-written model.
+/// Saves atomically (`files::write_atomically`): a failed or interrupted
+/// run never leaves a half-written model.
 pub fn save<F: NdFloat>(net: &Network<F>, path: &Path) -> Result<()> {
-    check_writable(path)?;
     let json = to_json(net).map_err(|m| Error::invalid(path, m))?;
-    write_atomically(path, format!("{json}\n").as_bytes())
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it over
-/// `path`: readers see the old file or the new one, never a part.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = parent_dir(path).join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut out = BufWriter::new(File::create(&tmp)?);
-        out.write_all(bytes)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
-    })();
-    let result = written.and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
-
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    files::write_atomically(path, format!("{json}\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -6,23 +6,25 @@
 use std::path::Path;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayViewMut2, s};
+use ndarray::{Array1, Array2, ArrayViewMut2, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::activation::Activation;
+use crate::checkpoint::{self, Checkpoint, Layers};
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
 use crate::engine::{Real, Trainer};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::init::check_sizes;
+use crate::model::Precision;
 use crate::network::Network;
-use crate::rules::{Evaluation, Rule};
+use crate::rules::{Evaluation, Rule, Velocity};
 
 /// Training settings, independent of the command line.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     /// Neurons per layer, input first.
     pub sizes: Vec<usize>,
@@ -56,11 +58,45 @@ pub struct TrainConfig {
     pub expand: bool,
     /// Threads in all, 0 for one per core. The model does not depend on it.
     pub threads: usize,
+    /// Which epoch's network the run keeps.
+    pub keep: Keep,
+}
+
+/// Which epoch's network a run keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// The best on the validation set.
+    #[default]
+    Best,
+    /// The last.
+    Last,
+}
+
+impl Keep {
+    pub const ALL: [Keep; 2] = [Keep::Best, Keep::Last];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Keep::Best => "best",
+            Keep::Last => "last",
+        }
+    }
+}
+
+impl std::str::FromStr for Keep {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Keep::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("'{s}' is not best or last"))
+    }
 }
 
 /// Which extra figures to compute after each epoch, as network2.py's
 /// monitor flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Monitor {
     pub training_cost: bool,
     pub training_accuracy: bool,
@@ -125,6 +161,7 @@ impl TrainConfig {
             monitor: Monitor::default(),
             expand: false,
             threads: 0,
+            keep: Keep::Best,
         }
     }
 
@@ -135,7 +172,7 @@ impl TrainConfig {
 }
 
 /// What one epoch scored.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochReport {
     /// 1-based.
     pub epoch: usize,
@@ -166,6 +203,8 @@ pub trait Observer {
     fn epoch_started(&mut self, _epoch: usize, _batches: usize) {}
     fn batches_done(&mut self, _count: usize) {}
     fn epoch_finished(&mut self, _report: &EpochReport) {}
+    /// Something the user should hear of, in one line.
+    fn warn(&mut self, _message: &str) {}
 }
 
 /// Hears nothing.
@@ -173,7 +212,7 @@ pub struct Silent;
 impl Observer for Silent {}
 
 /// Why training ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Stop {
     /// All the epochs asked for ran.
     Epochs,
@@ -277,8 +316,9 @@ impl<'a, F: Real> Sgd<'a, F> {
         self.rule.eta = eta;
     }
 
-    /// One epoch: reshuffle, then one step per mini-batch.
-    pub fn epoch(&mut self, observer: &mut dyn Observer) {
+    /// One epoch: reshuffle, then one step per mini-batch, asking `go_on`
+    /// after each; false if it said no.
+    pub fn epoch(&mut self, observer: &mut dyn Observer, go_on: &dyn Fn() -> bool) -> bool {
         self.order.shuffle(&mut self.rng);
         let shifts = if self.expand { SHIFTS } else { 1 };
         let (training, order, m) = (self.training, &self.order, self.batch_size);
@@ -297,8 +337,11 @@ impl<'a, F: Real> Sgd<'a, F> {
                 self.net
                     .update_mini_batch_per_example(x.t(), y.t(), self.rule.eta);
                 observer.batches_done(1);
+                if !go_on() {
+                    return false;
+                }
             }
-            return;
+            return true;
         }
         let classes = self.y_rows.ncols();
         // Mini-batch t: its images and one-hot targets; and a hint to the
@@ -314,9 +357,14 @@ impl<'a, F: Real> Sgd<'a, F> {
             this.len()
         };
         let batches = self.batches();
-        let done = &mut || observer.batches_done(1);
-        self.trainer
+        let done = &mut || {
+            observer.batches_done(1);
+            go_on()
+        };
+        let taken = self
+            .trainer
             .steps(&mut self.net, batches, load, &self.rule, done);
+        taken == batches
     }
 
     /// How many images of `data` the network classifies right, computed on
@@ -331,9 +379,378 @@ impl<'a, F: Real> Sgd<'a, F> {
     }
 }
 
+/// How an epoch of a [`Run`] ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EpochEnd {
+    /// Trained and scored; `chosen` says whether it is now the chosen epoch.
+    Done { chosen: bool },
+    /// Stopped after a mini-batch because `go_on` said so. The run cannot
+    /// continue: its network is part-way through an epoch.
+    Interrupted,
+}
+
+/// A training run, an epoch at a time, so that a caller can save, stop and
+/// checkpoint between epochs. The chosen network is the one of the epoch
+/// with the best validation accuracy (the earliest, on a tie), or the last
+/// with `Keep::Last`; the test set is only reported.
+pub struct Run<'a, F> {
+    pub config: TrainConfig,
+    sgd: Sgd<'a, F>,
+    validation: &'a Dataset,
+    test: &'a Dataset,
+    pub history: Vec<EpochReport>,
+    pub chosen: Network<F>,
+    pub chosen_epoch: usize,
+    best_validation: Option<usize>,
+    since_better: usize,
+    eta: f64,
+    stop: Option<Stop>,
+    /// Seconds spent before this process took the run on.
+    seconds_before: f64,
+    start: Instant,
+    warned: bool,
+}
+
+/// The epochs a run must stay at chance before it warns.
+pub const CHANCE_EPOCHS: usize = 3;
+
+impl<'a, F: Real> Run<'a, F> {
+    pub fn new(
+        config: &TrainConfig,
+        training: &'a Dataset,
+        validation: &'a Dataset,
+        test: &'a Dataset,
+    ) -> Result<Self> {
+        for (name, set) in [
+            ("training", training),
+            ("validation", validation),
+            ("test", test),
+        ] {
+            if set.is_empty() {
+                return Err(Error::Usage(format!("the {name} set is empty")));
+            }
+        }
+        let sgd = Sgd::<F>::new(config, training)?;
+        Ok(Run {
+            config: config.clone(),
+            chosen: sgd.net.clone(),
+            sgd,
+            validation,
+            test,
+            history: Vec::with_capacity(config.epochs),
+            chosen_epoch: 0,
+            best_validation: None,
+            since_better: 0,
+            eta: config.eta,
+            stop: None,
+            seconds_before: 0.0,
+            start: Instant::now(),
+            warned: false,
+        })
+    }
+
+    /// Why the run is over, once it is.
+    pub fn finished(&self) -> Option<Stop> {
+        self.stop
+    }
+
+    /// The epochs done.
+    pub fn epochs_done(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Seconds of training, this process's and any before a resume.
+    pub fn seconds(&self) -> f64 {
+        self.seconds_before + self.start.elapsed().as_secs_f64()
+    }
+
+    /// The network as it stands after the last epoch.
+    pub fn network(&self) -> &Network<F> {
+        &self.sgd.net
+    }
+
+    /// The report of the chosen epoch.
+    pub fn chosen_report(&self) -> Option<&EpochReport> {
+        self.chosen_epoch
+            .checked_sub(1)
+            .and_then(|i| self.history.get(i))
+    }
+
+    /// Trains one epoch, asking `go_on` after each mini-batch, then scores
+    /// it. A network that is no longer finite, or whose validation cost is
+    /// not, ends the run with `Error::Diverged`; the chosen network stays
+    /// the last one chosen.
+    pub fn next_epoch(
+        &mut self,
+        observer: &mut dyn Observer,
+        go_on: &dyn Fn() -> bool,
+    ) -> Result<EpochEnd> {
+        let config = self.config.clone();
+        let config = &config;
+        let epoch = self.history.len() + 1;
+        let epoch_start = Instant::now();
+        observer.epoch_started(epoch, self.sgd.batches());
+        if !self.sgd.epoch(observer, go_on) {
+            return Ok(EpochEnd::Interrupted);
+        }
+        let diverged = |what: String| Err(Error::Diverged { epoch, what });
+        if let Some(what) = non_finite(&self.sgd.net) {
+            return diverged(what);
+        }
+        let e = self.sgd.evaluate_full(self.validation);
+        if !e.mean_cost.is_finite() {
+            return diverged(format!("the validation cost is {}", e.mean_cost));
+        }
+        let m = config.monitor;
+        let mut report = EpochReport {
+            epoch,
+            epochs: config.epochs,
+            correct: self.sgd.evaluate(self.test),
+            total: self.test.len(),
+            eta: self.eta,
+            validation_accuracy: Some((e.correct, e.total)),
+            validation_cost: m
+                .validation_cost
+                .then(|| e.mean_cost + penalty(config, &self.sgd.net, self.validation.len())),
+            ..EpochReport::default()
+        };
+        if m.training_cost || m.training_accuracy {
+            let training = self.sgd.training;
+            let t = self.sgd.evaluate_full(training);
+            report.training_cost = m
+                .training_cost
+                .then(|| t.mean_cost + penalty(config, &self.sgd.net, training.len()));
+            report.training_accuracy = m.training_accuracy.then_some((t.correct, t.total));
+        }
+        report.seconds = epoch_start.elapsed().as_secs_f64();
+        observer.epoch_finished(&report);
+        self.warn_at_chance(observer, &report);
+
+        let score = e.correct;
+        let better = self.best_validation.is_none_or(|b| score > b);
+        let chosen = better || config.keep == Keep::Last;
+        if chosen {
+            self.chosen = self.sgd.net.clone();
+            self.chosen_epoch = epoch;
+        }
+        self.history.push(report);
+        if better {
+            self.best_validation = Some(score);
+            self.since_better = 0;
+        } else {
+            self.since_better += 1;
+        }
+        if config.early_stop.is_some_and(|n| self.since_better >= n) {
+            self.stop = Some(Stop::EarlyStop);
+        } else if config
+            .halve_on_plateau
+            .is_some_and(|n| self.since_better >= n)
+        {
+            self.eta /= 2.0;
+            if self.eta <= config.eta / 128.0 {
+                self.stop = Some(Stop::EtaFloor);
+            }
+            self.sgd.set_eta(F::from(self.eta).unwrap_or_else(F::zero));
+            self.since_better = 0;
+        }
+        if self.stop.is_none() && epoch >= config.epochs {
+            self.stop = Some(Stop::Epochs);
+        }
+        Ok(EpochEnd::Done { chosen })
+    }
+
+    /// Warns, once, when validation accuracy has stayed at chance (the most
+    /// common class's share, give or take two points) for the first epochs.
+    fn warn_at_chance(&mut self, observer: &mut dyn Observer, report: &EpochReport) {
+        let epoch = report.epoch;
+        if self.warned || epoch > CHANCE_EPOCHS || epoch < CHANCE_EPOCHS.min(self.config.epochs) {
+            return;
+        }
+        let counts = self.validation.label_counts();
+        let most = counts.iter().copied().max().unwrap_or(0) as f64 / self.validation.len() as f64;
+        let at_chance = |r: &EpochReport| {
+            r.validation_accuracy
+                .is_some_and(|(c, t)| (c as f64 / t.max(1) as f64) <= most + 0.02)
+        };
+        if at_chance(report) && self.history.iter().all(at_chance) {
+            self.warned = true;
+            let (c, t) = report.validation_accuracy.unwrap_or((0, 1));
+            observer.warn(&format!(
+                "validation accuracy is still at chance after {epoch} epochs ({:.2}%; the most common class alone is {:.2}%): the network is not learning; try a smaller --eta",
+                100.0 * c as f64 / t.max(1) as f64,
+                100.0 * most
+            ));
+        }
+    }
+}
+
+impl<'a, F: Real> Run<'a, F> {
+    /// The run as it stands after its last epoch; `data` is the data set's
+    /// fingerprint.
+    pub fn checkpoint(&self, data: &str) -> Checkpoint {
+        let rule = &self.sgd.rule;
+        let f = |x: F| x.to_f64().unwrap_or(f64::NAN);
+        Checkpoint {
+            format: checkpoint::FORMAT.into(),
+            version: checkpoint::VERSION,
+            data: data.into(),
+            precision: Precision::of::<F>(),
+            settings: self.config.clone(),
+            train_size: None,
+            epoch: self.history.len(),
+            eta: self.eta,
+            rule_eta: f(rule.eta),
+            rule_decay: f(rule.decay),
+            since_better: self.since_better,
+            best_validation: self.best_validation,
+            chosen_epoch: self.chosen_epoch,
+            stop: self.stop,
+            shuffle_position: self.sgd.rng.get_word_pos().to_string(),
+            dropout_position: self.sgd.trainer.dropout_position().to_string(),
+            seconds: self.seconds(),
+            history: self.history.clone(),
+            network: layers_of(&self.sgd.net.weights, &self.sgd.net.biases),
+            chosen: layers_of(&self.chosen.weights, &self.chosen.biases),
+            velocity: self
+                .sgd
+                .trainer
+                .velocity(&self.sgd.net)
+                .map(|v| layers_of(&v.weights, &v.biases)),
+        }
+    }
+
+    /// Takes a run on from its checkpoint. `data` must be the fingerprint
+    /// of the data set the checkpoint was made on, and F its precision.
+    pub fn resume(
+        c: &Checkpoint,
+        data: &str,
+        training: &'a Dataset,
+        validation: &'a Dataset,
+        test: &'a Dataset,
+    ) -> Result<Self, String> {
+        if c.data != data {
+            return Err(format!(
+                "was made on another data set ({}), not this one ({data})",
+                c.data
+            ));
+        }
+        if c.precision != Precision::of::<F>() {
+            return Err(format!("holds an {} run", c.precision));
+        }
+        if c.history.len() != c.epoch || c.chosen_epoch > c.epoch || c.epoch == 0 {
+            return Err("its epochs, history and chosen epoch disagree".into());
+        }
+        let mut run = Run::<F>::new(&c.settings, training, validation, test)
+            .map_err(|e| format!("its settings do not fit the data: {e}"))?;
+        // The shuffles of the epochs done, from the same seed, restore the
+        // order and the generator; its position checks the replay.
+        for _ in 0..c.epoch {
+            run.sgd.order.shuffle(&mut run.sgd.rng);
+        }
+        if run.sgd.rng.get_word_pos().to_string() != c.shuffle_position {
+            return Err("its shuffling generator does not replay: another version of nndl?".into());
+        }
+        let network = |l: &Layers, what: &str| {
+            network_of::<F>(&c.settings, l).map_err(|e| format!("{what}: {e}"))
+        };
+        run.sgd.net = network(&c.network, "network")?;
+        run.chosen = network(&c.chosen, "chosen network")?;
+        if let Some(v) = &c.velocity {
+            let v = network(v, "velocity")?;
+            let velocity = Velocity {
+                weights: v.weights,
+                biases: v.biases,
+            };
+            run.sgd.trainer.set_velocity(&run.sgd.net, &velocity);
+        }
+        let position = c
+            .dropout_position
+            .parse::<u128>()
+            .map_err(|_| "its dropout generator's position is not a number")?;
+        run.sgd.trainer.set_dropout_position(position);
+        let g = |x: f64| F::from(x).unwrap_or_else(F::nan);
+        run.sgd.rule.eta = g(c.rule_eta);
+        run.sgd.rule.decay = g(c.rule_decay);
+        run.history = c.history.clone();
+        run.chosen_epoch = c.chosen_epoch;
+        run.best_validation = c.best_validation;
+        run.since_better = c.since_better;
+        run.eta = c.eta;
+        run.stop = c.stop;
+        run.seconds_before = c.seconds;
+        run.warned = c.epoch >= CHANCE_EPOCHS;
+        Ok(run)
+    }
+}
+
+/// Per layer, the weights row after row and the biases, in f64 (exact).
+fn layers_of<F: Real>(weights: &[Array2<F>], biases: &[Array1<F>]) -> Layers {
+    let f = |x: &F| x.to_f64().unwrap_or(f64::NAN);
+    Layers {
+        weights: weights.iter().map(|w| w.iter().map(f).collect()).collect(),
+        biases: biases.iter().map(|b| b.iter().map(f).collect()).collect(),
+    }
+}
+
+/// A network of `config`'s shape from `layers`, every number finite in F.
+fn network_of<F: Real>(config: &TrainConfig, layers: &Layers) -> Result<Network<F>, String> {
+    let sizes = &config.sizes;
+    if layers.weights.len() + 1 != sizes.len() || layers.biases.len() + 1 != sizes.len() {
+        return Err(format!(
+            "does not have the {} layers of {sizes:?}",
+            sizes.len() - 1
+        ));
+    }
+    let mut weights = Vec::new();
+    for (i, w) in layers.weights.iter().enumerate() {
+        let shape = (sizes[i + 1], sizes[i]);
+        let w = Array2::from_shape_vec(shape, w.clone())
+            .map_err(|_| format!("layer {}'s weights are not {}×{}", i + 2, shape.0, shape.1))?;
+        weights.push(w);
+    }
+    let biases = layers
+        .biases
+        .iter()
+        .map(|b| Array1::from(b.clone()))
+        .collect();
+    let net = Network::from_parts(
+        sizes.clone(),
+        weights,
+        biases,
+        config.activation,
+        config.cost,
+    )?;
+    let cast = net.cast::<F>();
+    match non_finite(&cast) {
+        Some(what) => Err(what),
+        None => Ok(cast),
+    }
+}
+
+/// What is not finite in `net`, if anything.
+fn non_finite<F: Real>(net: &Network<F>) -> Option<String> {
+    for (i, (w, b)) in net.weights.iter().zip(&net.biases).enumerate() {
+        if let Some(x) = w.iter().chain(b.iter()).find(|x| !x.is_finite()) {
+            return Some(format!("a weight or bias of layer {} is {x}", i + 2));
+        }
+    }
+    None
+}
+
+/// L2's term of the cost, (λ/2n) Σ w².
+fn penalty<F: Real>(config: &TrainConfig, net: &Network<F>, n: usize) -> f64 {
+    let sum: f64 = net
+        .weights
+        .iter()
+        .flatten()
+        .map(|w| w.to_f64().unwrap_or(0.0).powi(2))
+        .sum();
+    config.lambda / (2.0 * n.max(1) as f64) * sum
+}
+
 /// Trains a fresh network on `training` by mini-batch SGD, scoring it on
-/// `test` after every epoch, and on `validation` where asked or where the
-/// validation set drives a schedule.
+/// `validation` and `test` after every epoch, and keeps the epoch chosen on
+/// validation (see [`Run`]).
 pub fn train<F: Real>(
     config: &TrainConfig,
     training: &Dataset,
@@ -341,94 +758,15 @@ pub fn train<F: Real>(
     test: &Dataset,
     observer: &mut dyn Observer,
 ) -> Result<Outcome<F>> {
-    let start = Instant::now();
-    let mut sgd = Sgd::<F>::new(config, training)?;
-    let mut history: Vec<EpochReport> = Vec::with_capacity(config.epochs);
-    let mut best = (sgd.net.clone(), 0, 0);
-    let eta_floor = config.eta / 128.0;
-    let mut since_better = 0;
-    let mut best_validation = None;
-    let mut stop = Stop::Epochs;
-    let mut eta = config.eta;
-    // The L2 term of network2.py's total_cost over a set of n: (λ/2n) Σ w².
-    let penalty = |net: &Network<F>, n: usize| {
-        let sum: f64 = net
-            .weights
-            .iter()
-            .flatten()
-            .map(|w| w.to_f64().unwrap_or(0.0).powi(2))
-            .sum();
-        config.lambda / (2.0 * n.max(1) as f64) * sum
-    };
-    for epoch in 1..=config.epochs {
-        let epoch_start = Instant::now();
-        observer.epoch_started(epoch, sgd.batches());
-        sgd.epoch(observer);
-        let correct = sgd.evaluate(test);
-        let m = config.monitor;
-        let mut report = EpochReport {
-            epoch,
-            epochs: config.epochs,
-            correct,
-            total: test.len(),
-            eta,
-            ..EpochReport::default()
-        };
-        if m.training_cost || m.training_accuracy {
-            let e = sgd.evaluate_full(training);
-            report.training_cost = m
-                .training_cost
-                .then(|| e.mean_cost + penalty(&sgd.net, training.len()));
-            report.training_accuracy = m.training_accuracy.then_some((e.correct, e.total));
-        }
-        if m.validation_cost || m.validation_accuracy || config.validation_driven() {
-            let e = sgd.evaluate_full(validation);
-            report.validation_cost = m
-                .validation_cost
-                .then(|| e.mean_cost + penalty(&sgd.net, validation.len()));
-            report.validation_accuracy = Some((e.correct, e.total));
-        }
-        report.seconds = epoch_start.elapsed().as_secs_f64();
-        observer.epoch_finished(&report);
-
-        let score = if config.validation_driven() {
-            report.validation_accuracy.map_or(0, |(c, _)| c)
-        } else {
-            correct
-        };
-        if epoch == 1 || score > best.2 {
-            best = (sgd.net.clone(), epoch, score);
-        }
-        history.push(report);
-
-        if config.validation_driven() {
-            if best_validation.is_none_or(|b| score > b) {
-                best_validation = Some(score);
-                since_better = 0;
-            } else {
-                since_better += 1;
-            }
-            if config.early_stop.is_some_and(|n| since_better >= n) {
-                stop = Stop::EarlyStop;
-                break;
-            }
-            if config.halve_on_plateau.is_some_and(|n| since_better >= n) {
-                // Halve η; once it would be η₀/128, stop (chapter 3).
-                eta /= 2.0;
-                if eta <= eta_floor {
-                    stop = Stop::EtaFloor;
-                    break;
-                }
-                sgd.set_eta(F::from(eta).unwrap_or_else(F::zero));
-                since_better = 0;
-            }
-        }
+    let mut run = Run::<F>::new(config, training, validation, test)?;
+    while run.finished().is_none() {
+        run.next_epoch(observer, &|| true)?;
     }
     Ok(Outcome {
-        best: best.0,
-        best_epoch: best.1,
-        history,
-        stop,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: run.seconds(),
+        stop: run.finished().unwrap_or(Stop::Epochs),
+        best: run.chosen,
+        best_epoch: run.chosen_epoch,
+        history: run.history,
     })
 }

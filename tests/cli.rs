@@ -43,13 +43,22 @@ fn s(p: &Path) -> &str {
 
 /// The percentage in a `9,143 / 10,000 (91.43%)` line that starts with `prefix`.
 fn percent_after(text: &str, prefix: &str) -> f64 {
+    percent_in(text, prefix, prefix)
+}
+
+/// The first percentage after `label` in the line that starts with `prefix`:
+/// `percent_in(text, "Epoch 2/3", "test")`.
+fn percent_in(text: &str, prefix: &str, label: &str) -> f64 {
     let line = text
         .lines()
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"));
-    let open = line.find('(').unwrap();
-    let close = line.find("%)").unwrap();
-    line[open + 1..close].parse().unwrap()
+    let rest = &line[line
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {line:?}"))..];
+    let open = rest.find('(').unwrap();
+    let close = rest.find("%)").unwrap();
+    rest[open + 1..close].parse().unwrap()
 }
 
 #[test]
@@ -75,7 +84,7 @@ fn train_evaluate_predict() {
         4,
         "{text}"
     );
-    let best = percent_after(&text, "Best: epoch");
+    let best = percent_in(&text, "Chosen on validation: epoch", "test");
     assert!(
         best >= 90.0,
         "best test accuracy {best}% after 4 epochs on 20,000 images"
@@ -451,7 +460,7 @@ fn learns_with(
     let out = nndl(&args);
     assert!(out.status.success(), "{flags:?}: {}", stderr(&out));
     let text = stdout(&out);
-    let best = percent_after(&text, "Best");
+    let best = percent_in(&text, "Chosen on validation", "test");
     assert!(best >= min_accuracy, "{flags:?}: best {best}%\n{text}");
     let json = fs::read_to_string(&model).unwrap();
     for key in model_has {
@@ -591,7 +600,7 @@ fn every_flag_family_learns() {
         &[],
         "sigmoid neurons, quadratic cost",
     );
-    assert!(text.contains("Best on validation: epoch"), "{text}");
+    assert!(text.contains("Chosen on validation: epoch"), "{text}");
     let table = fs::read_to_string(&csv).unwrap();
     assert!(
         table.starts_with("epoch,eta,seconds,test_correct"),
@@ -757,13 +766,13 @@ fn trains_in_any_directory_on_the_built_in_mnist() {
         "{text}"
     );
     // Two thousand images in one epoch: well above chance, on the real test set.
-    assert!(percent_after(&text, "Epoch 1/1") > 30.0, "{text}");
+    assert!(percent_in(&text, "Epoch 1/1", "test") > 30.0, "{text}");
     assert!(text.contains("/ 10,000"), "{text}");
     let evaluated = run_in(&empty, &[], &["evaluate"]);
     assert!(evaluated.status.success(), "{}", stderr(&evaluated));
     assert_eq!(
         percent_after(&stdout(&evaluated), "test set"),
-        percent_after(&text, "Epoch 1/1")
+        percent_in(&text, "Epoch 1/1", "test")
     );
     let files: Vec<_> = fs::read_dir(&empty)
         .unwrap()

@@ -23,7 +23,7 @@ use crate::activation::Activation;
 use crate::cost::{Cost, Output};
 use crate::data::Dataset;
 use crate::network::{Gradient, Network, argmax};
-use crate::rules::{Evaluation, Rule};
+use crate::rules::{Evaluation, Rule, Velocity};
 use pool::Pool;
 use sparse::SparseRows;
 
@@ -111,10 +111,10 @@ impl<F: Real> Network<F> {
         load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
         rule: &Rule<F>,
         ws: &mut Trainer<F>,
-        done: &mut dyn FnMut(),
-    ) {
+        done: &mut dyn FnMut() -> bool,
+    ) -> usize {
         if batches == 0 {
-            return;
+            return 0;
         }
         let capacity = ws.capacity.max(1);
         self.prepare(capacity, rule, ws);
@@ -135,7 +135,10 @@ impl<F: Real> Network<F> {
         }
         let x = Input::Pixels(&pixels[0][..m * k]);
         self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
+        let mut taken = batches;
         for t in 0..batches {
+            // Mini-batch t's masks are drawn; t + 1's will be, in this step.
+            let drawn = ws.dropout.rng.get_word_pos();
             let [this, next, _] = &mut pixels;
             let [y, next_y, _] = &mut targets;
             let (x, y) = (Input::Pixels(&this[..m * k]), &y[..m * n_out]);
@@ -204,11 +207,17 @@ impl<F: Real> Network<F> {
             pixels.swap(0, 1);
             targets.swap(0, 1);
             m = m_next;
-            done();
+            if !done() {
+                // As if mini-batch t + 1 had not begun.
+                ws.dropout.rng.set_word_pos(drawn);
+                taken = t + 1;
+                break;
+            }
         }
         ws.pixels = pixels;
         ws.target_rows = targets;
         self.store_first(ws);
+        taken
     }
 
     /// Whether the first layer trains on its lit inputs only, through its
@@ -250,8 +259,8 @@ impl<F: Real> Network<F> {
         load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
         rule: &Rule<F>,
         ws: &mut Trainer<F>,
-        done: &mut dyn FnMut(),
-    ) {
+        done: &mut dyn FnMut() -> bool,
+    ) -> usize {
         let capacity = ws.capacity.max(1);
         let (n, k, n_out) = (self.sizes[1], self.sizes[0], self.sizes[self.layers()]);
         let mut pixels = std::mem::take(&mut ws.pixels);
@@ -277,7 +286,10 @@ impl<F: Real> Network<F> {
             Some(&mut ws.dropout),
             0,
         );
+        let mut taken = batches;
         for t in 0..batches {
+            // Mini-batch t's masks are drawn; t + 1's will be, in this step.
+            let drawn = ws.dropout.rng.get_word_pos();
             let (this, next, loading) = (t % 3, (t + 1) % 3, (t + 2) % 3);
             let m = sizes[this];
             // The slot the helper fills, out of the arrays meanwhile.
@@ -322,11 +334,17 @@ impl<F: Real> Network<F> {
             pixels[loading] = bytes;
             targets[loading] = y_rows;
             sizes[loading] = m_loaded;
-            done();
+            if !done() {
+                // As if mini-batch t + 1 had not begun.
+                ws.dropout.rng.set_word_pos(drawn);
+                taken = t + 1;
+                break;
+            }
         }
         ws.pixels = pixels;
         ws.target_rows = targets;
         self.store_first(ws);
+        taken
     }
 
     /// Makes the workspace ready for steps on mini-batches of up to m examples.
@@ -1202,17 +1220,78 @@ impl<F: Real> Trainer<F> {
     /// `batches` steps, pipelined: `load(t, pixels, y)` writes mini-batch t
     /// (its images' bytes, one after another, and its one-hot targets as
     /// rows) into buffers of this engine's capacity and returns its size;
-    /// `done` hears of each step. The network moves exactly as by
-    /// `step_pixels` on each mini-batch in turn.
+    /// `done` hears of each step and answers whether to go on. Returns the
+    /// steps taken. The network moves exactly as by `step_pixels` on each
+    /// mini-batch in turn.
     pub fn steps(
         &mut self,
         net: &mut Network<F>,
         batches: usize,
         load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
         rule: &Rule<F>,
-        done: &mut dyn FnMut(),
-    ) {
-        net.fast_steps(batches, load, rule, self, done);
+        done: &mut dyn FnMut() -> bool,
+    ) -> usize {
+        net.fast_steps(batches, load, rule, self, done)
+    }
+
+    /// Momentum's velocities, shaped as `net`'s weights and biases: None
+    /// before the first step with momentum.
+    pub fn velocity(&self, net: &Network<F>) -> Option<Velocity<F>> {
+        let back = &self.back;
+        if back.velocity_w.len() + 1 != net.sizes.len() {
+            return None;
+        }
+        let mut v = Velocity::zeros(net);
+        for (i, (vw, vb)) in v.weights.iter_mut().zip(&mut v.biases).enumerate() {
+            let vw = vw.as_slice_mut().expect("fresh arrays are contiguous");
+            if i == 0 && net.sparse_first() {
+                let (n, k) = (net.sizes[1], net.sizes[0]);
+                sparse::transpose_out(&self.buffers.first.vt, n, k, vw);
+            } else {
+                vw.copy_from_slice(&back.velocity_w[i]);
+            }
+            vb.iter_mut()
+                .zip(&back.velocity_b[i])
+                .for_each(|(p, q)| *p = *q);
+        }
+        Some(v)
+    }
+
+    /// Sets momentum's velocities, as `velocity` gives them, for `net`.
+    pub fn set_velocity(&mut self, net: &Network<F>, v: &Velocity<F>) {
+        self.reserve_velocities(&net.sizes);
+        let back = &mut self.back;
+        for (i, (vw, vb)) in v.weights.iter().zip(&v.biases).enumerate() {
+            assert_eq!(
+                vw.dim(),
+                net.weights[i].dim(),
+                "velocity of layer {}",
+                i + 2
+            );
+            assert_eq!(vb.len(), net.biases[i].len(), "velocity of layer {}", i + 2);
+            let vw = vw.as_standard_layout();
+            let vw = vw.as_slice().expect("standard layout is contiguous");
+            if i == 0 && net.sparse_first() {
+                let (n, k) = (net.sizes[1], net.sizes[0]);
+                sparse::transpose_in(vw, n, k, &mut self.buffers.first.vt);
+            } else {
+                back.velocity_w[i].copy_from_slice(vw);
+            }
+            back.velocity_b[i]
+                .iter_mut()
+                .zip(vb)
+                .for_each(|(p, q)| *p = *q);
+        }
+    }
+
+    /// Where dropout's generator stands, in words drawn since it was seeded.
+    pub fn dropout_position(&self) -> u128 {
+        self.dropout.rng.get_word_pos()
+    }
+
+    /// Moves dropout's generator to `position` words after its seed.
+    pub fn set_dropout_position(&mut self, position: u128) {
+        self.dropout.rng.set_word_pos(position);
     }
 
     /// a^L for the mini-batch `x` (n_1, m): (n_L, m), one column per example.
@@ -1334,7 +1413,6 @@ mod tests {
     use super::*;
     use crate::cost::Cost;
     use crate::init::Init;
-    use crate::rules::Velocity;
     use rand::RngExt;
 
     /// The largest |a − b| over a layer, against the largest |b − start|:
@@ -1621,8 +1699,11 @@ mod tests {
                         }
                         examples.len()
                     };
-                    ws.steps(&mut net, sizes_of.len(), load, &rule, &mut || steps += 1);
-                    assert_eq!(steps, sizes_of.len());
+                    let taken = ws.steps(&mut net, sizes_of.len(), load, &rule, &mut || {
+                        steps += 1;
+                        true
+                    });
+                    assert_eq!((steps, taken), (sizes_of.len(), sizes_of.len()));
                 } else {
                     for t in 0..sizes_of.len() {
                         let examples = batch(t);
@@ -1634,6 +1715,51 @@ mod tests {
                     }
                 }
                 results.push(net);
+            }
+            // Stopped after two steps, then taken on by a fresh engine given
+            // the velocities and dropout's position: the same network.
+            for threads in [1, 2] {
+                let mut net =
+                    Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+                let mut ws = Trainer::new(sizes, 10, threads);
+                ws.seed_dropout(3);
+                let (pixels, labels) = (&pixels, &labels);
+                let load_from = |skip: usize| {
+                    move |t: usize, x: &mut [u8], y: &mut [f32]| {
+                        let examples = start(skip + t)..start(skip + t + 1);
+                        x[..examples.len() * k]
+                            .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
+                        y.fill(0.0);
+                        for (row, i) in examples.clone().enumerate() {
+                            y[row * 10 + labels[i]] = 1.0;
+                        }
+                        examples.len()
+                    }
+                };
+                let mut heard = 0;
+                let taken = ws.steps(&mut net, sizes_of.len(), load_from(0), &rule, &mut || {
+                    heard += 1;
+                    heard < 2
+                });
+                assert_eq!(taken, 2);
+                let velocity = ws.velocity(&net);
+                assert_eq!(velocity.is_some(), !plain);
+                let mut fresh = Trainer::new(sizes, 10, threads);
+                fresh.seed_dropout(3);
+                fresh.set_dropout_position(ws.dropout_position());
+                if let Some(v) = &velocity {
+                    fresh.set_velocity(&net, v);
+                    let back = fresh.velocity(&net).unwrap();
+                    assert_eq!((&back.weights, &back.biases), (&v.weights, &v.biases));
+                }
+                let rest = sizes_of.len() - 2;
+                let taken = fresh.steps(&mut net, rest, load_from(2), &rule, &mut || true);
+                assert_eq!(taken, rest);
+                assert_eq!(
+                    net.weights, results[0].weights,
+                    "{sizes:?} resumed, plain {plain}, threads {threads}"
+                );
+                assert_eq!(net.biases, results[0].biases, "{sizes:?} resumed");
             }
             let start = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
             assert!(

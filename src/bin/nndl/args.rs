@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use nndl::Init;
 use nndl::cost::Output;
 use nndl::model::Precision;
-use nndl::train::Monitor;
+use nndl::train::{Keep, Monitor};
 use nndl::{Activation, Cost};
 
 #[derive(Parser)]
@@ -25,8 +25,8 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Train a network on MNIST by mini-batch SGD and save the best epoch
-    Train(TrainArgs),
+    /// Train a network on MNIST by mini-batch SGD and save the epoch chosen on validation
+    Train(Box<TrainArgs>),
     /// Score a saved model on a split of the data: accuracy, cost, confusion matrix
     Evaluate(EvaluateArgs),
     /// Classify one image file (PNG, JPEG, BMP, GIF, PGM)
@@ -144,7 +144,41 @@ pub(crate) struct TrainArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// Which epoch's network to save: the best on the validation set, or the last
+    #[arg(long, default_value = "best", value_parser = choice::<Keep, 2>(Keep::ALL.map(Keep::name)))]
+    pub(crate) keep: Keep,
+    /// After every epoch, save the whole run to FILE, to go on from with --resume
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Go on with the run saved in FILE, with its settings and data; checkpoints go on into FILE
+    #[arg(long, value_name = "FILE", conflicts_with_all = RUN_SETTINGS)]
+    pub(crate) resume: Option<PathBuf>,
 }
+
+/// The flags a checkpoint fixes, which --resume takes from it.
+const RUN_SETTINGS: [&str; 21] = [
+    "layers",
+    "hidden",
+    "epochs",
+    "batch_size",
+    "eta",
+    "seed",
+    "train_size",
+    "per_example",
+    "precision",
+    "cost",
+    "output",
+    "activation",
+    "init",
+    "lambda",
+    "momentum",
+    "dropout",
+    "eta_schedule",
+    "early_stop",
+    "monitor",
+    "expand",
+    "keep",
+];
 
 /// The costs `--cost` names; softmax's log-likelihood comes with `--output`.
 pub(crate) const SIGMOID_COSTS: [Cost; 2] = [Cost::Quadratic, Cost::CrossEntropy];

@@ -8,12 +8,13 @@ use clap::{CommandFactory, Parser};
 use ndarray::{Array1, NdFloat};
 
 use nndl::Init;
+use nndl::checkpoint::Checkpoint;
 use nndl::cost::Output;
 use nndl::data::Source;
 use nndl::model::Precision;
-use nndl::train::{EpochReport, Stop};
+use nndl::train::{EpochEnd, Keep, Run, Stop};
 use nndl::{Activation, Cost};
-use nndl::{Error, Network, Result, TrainConfig, image_input, model};
+use nndl::{Error, Network, Result, TrainConfig, files, image_input, model};
 
 /// `println!` that shrugs off a closed stdout (`nndl train | head -3`)
 /// instead of panicking; the work, and the saved model, go on.
@@ -27,6 +28,7 @@ macro_rules! say {
 mod args;
 mod dataset;
 mod print;
+mod signals;
 
 use args::*;
 use print::*;
@@ -50,7 +52,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Train(args) => run_train(args),
+        Command::Train(args) => run_train(*args),
         Command::Evaluate(args) => run_evaluate(args),
         Command::Predict(args) => run_predict(args),
         Command::Gradcheck(args) => run_gradcheck(args),
@@ -63,6 +65,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Interrupted { message, status }) => {
+            eprintln!("{message}");
+            ExitCode::from(status)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
@@ -140,7 +146,12 @@ fn one_line(text: &str) -> String {
 }
 
 fn run_train(args: TrainArgs) -> Result<()> {
-    model::check_writable(&args.out)?;
+    // Every output is checked before any work.
+    let checkpoint = args.checkpoint.as_ref().or(args.resume.as_ref());
+    let mut outputs = vec![("--out", args.out.as_path())];
+    if let Some(path) = checkpoint {
+        outputs.push(("--checkpoint", path.as_path()));
+    }
     if let Some(path) = &args.metrics {
         if nndl::metrics::is_json(path).is_none() {
             return Err(Error::Usage(format!(
@@ -148,13 +159,22 @@ fn run_train(args: TrainArgs) -> Result<()> {
                 path.display()
             )));
         }
-        model::check_writable(path)?;
+        nndl::metrics::check_replaceable(path)?;
+        outputs.push(("--metrics", path.as_path()));
     }
-    let cost = cost_of(args.output, args.cost)?;
+    files::check_outputs(&outputs)?;
+    let resumed = match &args.resume {
+        Some(path) => Some(read_checkpoint(path)?),
+        None => None,
+    };
     let source = dataset::source(args.data.as_deref())?;
     let mnist = nndl::data::load(&source)?;
-    let mut training = mnist.training;
-    if let Some(n) = args.train_size {
+    let train_size = match &resumed {
+        Some(c) => c.train_size,
+        None => args.train_size,
+    };
+    let mut training = mnist.training.clone();
+    if let Some(n) = train_size {
         if n > training.len() {
             return Err(Error::Usage(format!(
                 "--train-size {n}: {} holds only {} training images",
@@ -164,69 +184,16 @@ fn run_train(args: TrainArgs) -> Result<()> {
         }
         training = training.slice(0..n);
     }
-    let (pixels, classes) = (training.pixels(), training.classes);
-    let sizes = match (args.layers, args.hidden) {
-        (Some(Sizes(layers)), _) => layers,
-        (None, Some(Sizes(hidden))) => [vec![pixels], hidden, vec![classes]].concat(),
-        (None, None) => vec![pixels, 30, classes],
-    };
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let config = TrainConfig {
-        sizes,
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        eta: args.eta,
-        seed,
-        per_example: args.per_example,
-        activation: args.activation,
-        cost,
-        init: args.init,
-        lambda: args.lambda,
-        momentum: args.momentum,
-        dropout: args.dropout,
-        halve_on_plateau: args.eta_schedule,
-        early_stop: args.early_stop,
-        monitor: args.monitor.unwrap_or_default(),
-        expand: args.expand,
-        threads: args.threads,
+    let (config, precision) = match &resumed {
+        Some(c) => (c.settings.clone(), c.precision),
+        None => (config_of(&args, &training)?, args.precision),
     };
     config.validate(&training, source.path())?;
+    warn_of_empty_classes(&training);
     if !args.quiet {
-        let mut extras = Vec::new();
-        for (on, text) in [
-            (
-                config.init != Init::Normal,
-                format!("{} init", config.init.name()),
-            ),
-            (config.lambda > 0.0, format!("λ = {}", config.lambda)),
-            (config.momentum > 0.0, format!("μ = {}", config.momentum)),
-            (config.dropout > 0.0, format!("dropout {}", config.dropout)),
-            (config.expand, "expanded ×5".to_string()),
-            (config.per_example, "per example".to_string()),
-        ] {
-            if on {
-                extras.push(text);
-            }
-        }
-        say!(
-            "Training {:?} ({} neurons, {} output, {} cost, {}) on {} images{}: {} epochs, mini-batch {}, η = {}{}, seed {}",
-            config.sizes,
-            config.activation,
-            config.cost.output(),
-            config.cost,
-            args.precision,
-            thousands(training.len()),
-            match &source {
-                Source::Dir(dir) => format!(" from {}", dir.display()),
-                Source::Memory { .. } => String::new(),
-            },
-            config.epochs,
-            config.batch_size,
-            config.eta,
-            extras.iter().map(|e| format!(", {e}")).collect::<String>(),
-            config.seed,
-        );
+        say_settings(&config, precision, training.len(), &source);
     }
+    signals::install().map_err(|e| Error::io(Path::new("signal handlers"), e))?;
     let mut progress = Progress {
         bar: None,
         quiet: args.quiet,
@@ -236,67 +203,266 @@ fn run_train(args: TrainArgs) -> Result<()> {
         metrics: args.metrics.clone(),
         metrics_error: None,
     };
-    let sets = [&training, &mnist.validation, &mnist.test];
-    let (best, seconds, stop, epochs_run) = match args.precision {
-        Precision::F32 => train_and_save::<f32>(&config, sets, &mut progress, &args.out)?,
-        Precision::F64 => train_and_save::<f64>(&config, sets, &mut progress, &args.out)?,
+    let job = Job {
+        config: &config,
+        sets: [&training, &mnist.validation, &mnist.test],
+        fingerprint: if checkpoint.is_some() {
+            mnist.fingerprint()
+        } else {
+            String::new()
+        },
+        train_size,
+        out: &args.out,
+        checkpoint: checkpoint.map(PathBuf::as_path),
+        metrics: args.metrics.as_deref(),
+        resumed: resumed.as_ref().zip(args.resume.as_deref()),
     };
-    match stop {
-        Stop::Epochs => {}
-        Stop::EarlyStop => say!(
+    match precision {
+        Precision::F32 => train_and_save::<f32>(&job, &mut progress),
+        Precision::F64 => train_and_save::<f64>(&job, &mut progress),
+    }
+}
+
+/// The settings the flags give.
+fn config_of(args: &TrainArgs, training: &nndl::Dataset) -> Result<TrainConfig> {
+    let (pixels, classes) = (training.pixels(), training.classes);
+    let sizes = match (&args.layers, &args.hidden) {
+        (Some(Sizes(layers)), _) => layers.clone(),
+        (None, Some(Sizes(hidden))) => [vec![pixels], hidden.clone(), vec![classes]].concat(),
+        (None, None) => vec![pixels, 30, classes],
+    };
+    Ok(TrainConfig {
+        sizes,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        eta: args.eta,
+        seed: args.seed.unwrap_or_else(rand::random),
+        per_example: args.per_example,
+        activation: args.activation,
+        cost: cost_of(args.output, args.cost)?,
+        init: args.init,
+        lambda: args.lambda,
+        momentum: args.momentum,
+        dropout: args.dropout,
+        halve_on_plateau: args.eta_schedule,
+        early_stop: args.early_stop,
+        monitor: args.monitor.unwrap_or_default(),
+        expand: args.expand,
+        threads: args.threads,
+        keep: args.keep,
+    })
+}
+
+/// Reads a checkpoint to resume from.
+fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let text = files::read_text(path)?;
+    let c = Checkpoint::from_json(&text).map_err(|m| Error::invalid(path, m))?;
+    if c.stop.is_some() {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "its run finished after epoch {}: nothing to resume",
+                c.epoch
+            ),
+        ));
+    }
+    Ok(c)
+}
+
+/// A class of the data set no training image has can only be guessed.
+fn warn_of_empty_classes(training: &nndl::Dataset) {
+    let empty: Vec<String> = training
+        .label_counts()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n == 0)
+        .map(|(label, _)| label.to_string())
+        .collect();
+    if !empty.is_empty() {
+        let shown = if empty.len() > 8 {
+            format!(
+                "{} … {} ({} classes)",
+                empty[..4].join(", "),
+                empty[empty.len() - 1],
+                empty.len()
+            )
+        } else {
+            empty.join(", ")
+        };
+        eprintln!(
+            "warning: no training image has label {shown}; the network will have {} outputs",
+            training.classes
+        );
+    }
+}
+
+fn say_settings(config: &TrainConfig, precision: Precision, images: usize, source: &Source) {
+    let mut extras = Vec::new();
+    for (on, text) in [
+        (
+            config.init != Init::Normal,
+            format!("{} init", config.init.name()),
+        ),
+        (config.lambda > 0.0, format!("λ = {}", config.lambda)),
+        (config.momentum > 0.0, format!("μ = {}", config.momentum)),
+        (config.dropout > 0.0, format!("dropout {}", config.dropout)),
+        (config.expand, "expanded ×5".to_string()),
+        (config.per_example, "per example".to_string()),
+        (
+            config.keep == Keep::Last,
+            "keeping the last epoch".to_string(),
+        ),
+    ] {
+        if on {
+            extras.push(text);
+        }
+    }
+    say!(
+        "Training {:?} ({} neurons, {} output, {} cost, {}) on {} images{}: {} epochs, mini-batch {}, η = {}{}, seed {}",
+        config.sizes,
+        config.activation,
+        config.cost.output(),
+        config.cost,
+        precision,
+        thousands(images),
+        match source {
+            Source::Dir(dir) => format!(" from {}", dir.display()),
+            Source::Memory { .. } => String::new(),
+        },
+        config.epochs,
+        config.batch_size,
+        config.eta,
+        extras.iter().map(|e| format!(", {e}")).collect::<String>(),
+        config.seed,
+    );
+}
+
+/// A run to carry out: its settings, data and files.
+struct Job<'a> {
+    config: &'a TrainConfig,
+    sets: [&'a nndl::Dataset; 3],
+    /// The data set's fingerprint, if checkpoints are written.
+    fingerprint: String,
+    train_size: Option<usize>,
+    out: &'a Path,
+    checkpoint: Option<&'a Path>,
+    metrics: Option<&'a Path>,
+    /// The checkpoint resumed from, and its file.
+    resumed: Option<(&'a Checkpoint, &'a Path)>,
+}
+
+/// Trains in precision F, epoch by epoch: the chosen network is saved
+/// whenever it changes, the checkpoint after every epoch; a signal stops
+/// the run after its mini-batch, a divergence at once.
+fn train_and_save<F: nndl::Real>(job: &Job, progress: &mut Progress) -> Result<()> {
+    let [training, validation, test] = job.sets;
+    let mut run = match job.resumed {
+        Some((c, path)) => {
+            let run = Run::<F>::resume(c, &job.fingerprint, training, validation, test)
+                .map_err(|m| Error::invalid(path, m))?;
+            say!(
+                "Resuming {} after epoch {} of {}",
+                path.display(),
+                c.epoch,
+                c.settings.epochs
+            );
+            if run.chosen_epoch > 0 {
+                model::save(&run.chosen, job.out)?;
+            }
+            run
+        }
+        None => Run::<F>::new(job.config, training, validation, test)?,
+    };
+    progress.history = run.history.clone();
+    let go_on = || signals::received().is_none();
+    while run.finished().is_none() {
+        match run.next_epoch(progress, &go_on) {
+            Ok(EpochEnd::Done { chosen }) => {
+                if chosen {
+                    model::save(&run.chosen, job.out)?;
+                }
+                if let Some(path) = job.checkpoint {
+                    let mut c = run.checkpoint(&job.fingerprint);
+                    c.train_size = job.train_size;
+                    let json = c.to_json().map_err(|m| Error::invalid(path, m))?;
+                    files::write_atomically(path, json.as_bytes())?;
+                }
+                if let Some(e) = progress.metrics_error.take() {
+                    return Err(e);
+                }
+            }
+            Ok(EpochEnd::Interrupted) => return Err(interrupted(&run, job)),
+            Err(e) => {
+                if run.chosen_epoch > 0 {
+                    say!("Kept epoch {} in {}", run.chosen_epoch, job.out.display());
+                }
+                return Err(e);
+            }
+        }
+    }
+    say_outcome(&run, job);
+    Ok(())
+}
+
+/// What an interrupted run kept, and how to go on.
+fn interrupted<F: nndl::Real>(run: &Run<F>, job: &Job) -> Error {
+    let (signal, status) = signals::received().unwrap_or(("a signal", 130));
+    let epoch = run.epochs_done() + 1;
+    let mut message = format!("interrupted by {signal} in epoch {epoch}");
+    match run.chosen_report() {
+        Some(r) => {
+            message += &format!("; {} holds epoch {}", job.out.display(), r.epoch);
+            if let Some((c, t)) = r.validation_accuracy {
+                message += &format!(" (validation {})", score(c, t));
+            }
+        }
+        None => message += "; no epoch finished, so no model was saved",
+    }
+    if let (Some(path), true) = (job.checkpoint, run.epochs_done() > 0) {
+        message += &format!(
+            "; nndl train --resume {} goes on from epoch {}",
+            path.display(),
+            run.epochs_done()
+        );
+    }
+    Error::Interrupted { message, status }
+}
+
+fn say_outcome<F: nndl::Real>(run: &Run<F>, job: &Job) {
+    let config = job.config;
+    let epochs_run = run.epochs_done();
+    match run.finished() {
+        Some(Stop::EarlyStop) => say!(
             "Stopped after epoch {epochs_run}: no better validation accuracy for {} epochs",
             config.early_stop.unwrap_or(0)
         ),
-        Stop::EtaFloor => say!("Stopped after epoch {epochs_run}: η fell to η₀/128"),
+        Some(Stop::EtaFloor) => say!("Stopped after epoch {epochs_run}: η fell to η₀/128"),
+        _ => {}
     }
-    match best
-        .validation_accuracy
-        .filter(|_| config.validation_driven())
-    {
-        Some((c, t)) => say!(
-            "Best on validation: epoch {}, {} (test {})",
-            best.epoch,
+    if let Some(r) = run.chosen_report() {
+        let (c, t) = r.validation_accuracy.unwrap_or((0, 0));
+        let how = match config.keep {
+            Keep::Best => "Chosen on validation",
+            Keep::Last => "Kept the last epoch",
+        };
+        say!(
+            "{how}: epoch {}, validation {}; test {}",
+            r.epoch,
             score(c, t),
-            score(best.correct, best.total)
-        ),
-        None => say!(
-            "Best: epoch {}, {} on the test set",
-            best.epoch,
-            score(best.correct, best.total)
-        ),
+            score(r.correct, r.total)
+        );
     }
+    let seconds = run.seconds();
     say!(
         "Time: {:.1} s for {} epochs ({:.2} s per epoch)",
         seconds,
         epochs_run,
         seconds / epochs_run.max(1) as f64
     );
-    say!("Saved epoch {} to {}", best.epoch, args.out.display());
-    if let Some(e) = progress.metrics_error {
-        return Err(e);
-    }
-    if let Some(path) = &args.metrics {
+    say!("Saved epoch {} to {}", run.chosen_epoch, job.out.display());
+    if let Some(path) = job.metrics {
         say!("Metrics written to {}", path.display());
     }
-    Ok(())
-}
-
-/// Trains in precision F and saves the best epoch's network: its report,
-/// the seconds taken, why training stopped and how many epochs ran.
-fn train_and_save<F: nndl::Real>(
-    config: &TrainConfig,
-    [training, validation, test]: [&nndl::Dataset; 3],
-    progress: &mut Progress,
-    out: &Path,
-) -> Result<(EpochReport, f64, Stop, usize)> {
-    let outcome = nndl::train::<F>(config, training, validation, test, progress)?;
-    model::save(&outcome.best, out)?;
-    Ok((
-        outcome.best_report().clone(),
-        outcome.seconds,
-        outcome.stop,
-        outcome.history.len(),
-    ))
 }
 
 /// The cost named by --output and --cost: softmax goes with log-likelihood.

@@ -48,16 +48,25 @@ impl Observer for Progress {
         }
     }
 
+    fn warn(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
     fn epoch_finished(&mut self, r: &EpochReport) {
         self.pending = 0;
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
         if !self.quiet {
+            let (c, t) = r.validation_accuracy.unwrap_or((0, 0));
             let mut line = format!(
-                "Epoch {}/{}: {}",
+                "Epoch {}/{}: validation {}  test {}",
                 r.epoch,
                 r.epochs,
+                score(c, t),
                 score(r.correct, r.total)
             );
             if self.show_eta {
@@ -71,9 +80,6 @@ impl Observer for Progress {
             }
             if let Some(c) = r.validation_cost {
                 line += &format!("  validation cost {c:.4}");
-            }
-            if let Some((c, t)) = r.validation_accuracy {
-                line += &format!("  validation {}", score(c, t));
             }
             say!("{line}  {:.1} s", r.seconds);
         }
