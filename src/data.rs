@@ -315,23 +315,27 @@ pub fn load(source: &Source) -> Result<Mnist> {
     })
 }
 
-/// Reads one images file and its labels file into a data set.
+/// Reads one images file and its labels file into a data set. Both
+/// headers are read and checked against each other, and against the
+/// memory the images would take, before any payload.
 pub fn load_pair(source: &Source, images: &str, labels: &str) -> Result<Dataset> {
-    let (images_path, mut r) = source.open(images)?;
-    let (count, rows, cols, pixels) = read_images_from(&images_path, &mut r)?;
-    let (labels_path, mut r) = source.open(labels)?;
-    let labels = read_labels_from(&labels_path, &mut r)?;
-    if labels.len() != count {
+    let (images_path, mut images) = source.open(images)?;
+    let (count, rows, cols) = read_images_header(&images_path, &mut images)?;
+    let (labels_path, mut labels) = source.open(labels)?;
+    let dims = read_header(&labels_path, &mut labels, MAGIC_LABELS, "labels")?;
+    if dims[0] != count {
         return Err(Error::invalid(
             &labels_path,
             format!(
                 "holds {} labels but {} holds {} images",
-                labels.len(),
+                dims[0],
                 images_path.display(),
                 count
             ),
         ));
     }
+    let pixels = read_payload(&images_path, &mut images, count * rows * cols, "pixels")?;
+    let labels = read_payload(&labels_path, &mut labels, count, "labels")?;
     let classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
     Ok(Dataset {
         images: pixels,
@@ -420,20 +424,40 @@ pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
 
 /// `read_images` of the bytes `r` gives; `path` names them in messages.
 pub fn read_images_from(path: &Path, r: &mut dyn Read) -> Result<(usize, usize, usize, Vec<u8>)> {
+    let (count, rows, cols) = read_images_header(path, r)?;
+    let pixels = read_payload(path, r, count * rows * cols, "pixels")?;
+    Ok((count, rows, cols, pixels))
+}
+
+/// The largest image side nndl takes: four times a megapixel a side would
+/// make the first layer alone gigabytes.
+pub const MAX_SIDE: usize = 1024;
+
+/// An images file's header, (count, rows, cols), checked: sides of 1 to
+/// `MAX_SIDE` pixels, and the images no more than half this machine's memory.
+fn read_images_header(path: &Path, r: &mut dyn Read) -> Result<(usize, usize, usize)> {
     let dims = read_header(path, r, MAGIC_IMAGES, "images")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
-    if rows == 0 || cols == 0 {
+    if rows == 0 || cols == 0 || rows > MAX_SIDE || cols > MAX_SIDE {
         return Err(Error::invalid(
             path,
-            format!("images of {rows}×{cols} pixels"),
+            format!("images of {rows}×{cols} pixels: nndl takes sides of 1 to {MAX_SIDE}"),
         ));
     }
-    let expected = count
-        .checked_mul(rows)
-        .and_then(|n| n.checked_mul(cols))
-        .ok_or_else(|| Error::invalid(path, "header sizes overflow"))?;
-    let pixels = read_payload(path, r, expected, "pixels")?;
-    Ok((count, rows, cols, pixels))
+    let bytes = count * rows * cols;
+    if let Some(memory) = crate::init::physical_memory()
+        && bytes > memory / 2
+    {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "claims {count} images of {rows}×{cols}: {:.1} GB, more than half this machine's {:.1} GB",
+                bytes as f64 / 1e9,
+                memory as f64 / 1e9
+            ),
+        ));
+    }
+    Ok((count, rows, cols))
 }
 
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {

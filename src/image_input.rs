@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use image::{ImageError, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 
 use crate::error::{Error, Result};
 
@@ -32,9 +33,17 @@ impl Gray {
     }
 }
 
+/// Images are reduced, as they are read, to at most this many pixels a
+/// side (by averaging k × k blocks): the digit ends up 20 pixels tall, and
+/// the grey copy of a 16,384² picture would be 2 GB.
+pub const REDUCED_SIDE: usize = 1024;
+
 /// Decodes PNG, JPEG, BMP, GIF or PGM/PPM (binary or ASCII) into grey levels
-/// in [0, 1]; transparent pixels count as white paper.
+/// in [0, 1], turned as its EXIF orientation says. Transparent pixels count
+/// as white paper, unless everything opaque is one colour: then the opaque
+/// shape is the ink, whatever its colour.
 pub fn decode(path: &Path) -> Result<Gray> {
+    crate::files::check_input(path)?;
     let reader = ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| Error::io(path, e))?;
@@ -50,42 +59,117 @@ pub fn decode(path: &Path) -> Result<Gray> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    let image = reader.decode().map_err(|e| match e {
-        ImageError::Limits(_) => Error::invalid(
+    let too_large = || {
+        Error::invalid(
             path,
             format!(
                 "image too large: at most {MAX_SIDE} × {MAX_SIDE} pixels and {} MiB decoded",
                 MAX_DECODE_BYTES >> 20
             ),
-        ),
+        )
+    };
+    let failed = |e: ImageError| match e {
+        ImageError::Limits(_) => too_large(),
         ImageError::IoError(e) => Error::io(path, e),
         e => Error::invalid(path, format!("cannot decode image: {e}")),
-    })?;
-    let (width, height) = (image.width() as usize, image.height() as usize);
-    if width == 0 || height == 0 {
+    };
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    if decoder.total_bytes() > MAX_DECODE_BYTES {
+        return Err(too_large());
+    }
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(failed)?;
+    if image.width() == 0 || image.height() == 0 {
         return Err(Error::invalid(path, "image has no pixels"));
     }
-    let pixels = if image.color().has_alpha() {
-        image
-            .to_luma_alpha8()
-            .pixels()
-            .map(|p| {
-                let (l, a) = (p.0[0] as f64 / 255.0, p.0[1] as f64 / 255.0);
-                l * a + (1.0 - a)
-            })
-            .collect()
+    Ok(orient(grey(&image), orientation))
+}
+
+/// The grey levels of `image`, reduced to at most `REDUCED_SIDE` a side,
+/// converted a band of rows at a time so no full-size copy is made.
+pub fn grey(image: &DynamicImage) -> Gray {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let k = w.max(h).div_ceil(REDUCED_SIDE);
+    let (width, height) = (w.div_ceil(k), h.div_ceil(k));
+    // Per reduced pixel: the sum over its block of the value on white
+    // paper, and of 1 − alpha; and how many pixels the block has.
+    let mut on_paper = vec![0.0; width * height];
+    let mut shape = vec![0.0; width * height];
+    let mut count = vec![0.0; width * height];
+    let (mut lightest, mut darkest, mut see_through) = (0u8, 255u8, false);
+    // Unreduced, the image in one band; reduced, k rows a band.
+    let band_rows = if k == 1 { h } else { k };
+    for y0 in (0..h).step_by(band_rows) {
+        let rows = band_rows.min(h - y0);
+        let band = if rows == h {
+            image.to_luma_alpha8()
+        } else {
+            image
+                .crop_imm(0, y0 as u32, w as u32, rows as u32)
+                .to_luma_alpha8()
+        };
+        for (x, y, p) in band.enumerate_pixels() {
+            let [l, a] = p.0;
+            if a >= 128 {
+                (lightest, darkest) = (lightest.max(l), darkest.min(l));
+            } else {
+                see_through = true;
+            }
+            let (l, a) = (l as f64 / 255.0, a as f64 / 255.0);
+            let i = ((y0 + y as usize) / k) * width + x as usize / k;
+            on_paper[i] += l * a + (1.0 - a);
+            shape[i] += 1.0 - a;
+            count[i] += 1.0;
+        }
+    }
+    // One colour over transparency: the shape is the ink.
+    let values = if see_through && lightest.saturating_sub(darkest) <= 25 {
+        shape
     } else {
-        image
-            .to_luma8()
-            .pixels()
-            .map(|p| p.0[0] as f64 / 255.0)
-            .collect()
+        on_paper
     };
-    Ok(Gray {
+    Gray {
+        width,
+        height,
+        pixels: values.iter().zip(&count).map(|(v, n)| v / n).collect(),
+    }
+}
+
+/// `g` turned as an EXIF orientation says (as `DynamicImage::apply_orientation`).
+pub fn orient(g: Gray, orientation: Orientation) -> Gray {
+    use Orientation::*;
+    let (w, h) = (g.width, g.height);
+    let turned = matches!(
+        orientation,
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH
+    );
+    let (width, height) = if turned { (h, w) } else { (w, h) };
+    // Output (x, y) comes from input `from(x, y)`.
+    let from = |x: usize, y: usize| match orientation {
+        NoTransforms => (x, y),
+        Rotate90 => (y, h - 1 - x),
+        Rotate180 => (w - 1 - x, h - 1 - y),
+        Rotate270 => (w - 1 - y, x),
+        FlipHorizontal => (w - 1 - x, y),
+        FlipVertical => (x, h - 1 - y),
+        Rotate90FlipH => (y, x),
+        Rotate270FlipH => (w - 1 - y, h - 1 - x),
+    };
+    if orientation == NoTransforms {
+        return g;
+    }
+    let pixels = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let (sx, sy) = from(x, y);
+            g.at(sx, sy)
+        })
+        .collect();
+    Gray {
         width,
         height,
         pixels,
-    })
+    }
 }
 
 /// Reads an image file and returns the network's input: 784 values in
@@ -229,6 +313,68 @@ fn resample_line(src: &[f64], n: usize) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orientations_turn_as_the_image_crate_does() {
+        use image::{GrayImage, Luma};
+        let source = GrayImage::from_fn(5, 3, |x, y| Luma([(y * 5 + x) as u8 * 10]));
+        let gray = |img: &DynamicImage| grey(img);
+        for o in [
+            Orientation::NoTransforms,
+            Orientation::Rotate90,
+            Orientation::Rotate180,
+            Orientation::Rotate270,
+            Orientation::FlipHorizontal,
+            Orientation::FlipVertical,
+            Orientation::Rotate90FlipH,
+            Orientation::Rotate270FlipH,
+        ] {
+            let mut theirs = DynamicImage::ImageLuma8(source.clone());
+            theirs.apply_orientation(o);
+            let ours = orient(gray(&DynamicImage::ImageLuma8(source.clone())), o);
+            assert_eq!(ours, gray(&theirs), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn large_images_are_reduced_by_block_averages() {
+        use image::{GrayImage, Luma};
+        // 2,050 × 3 pixels: k = 3, so 684 × 1 reduced pixels.
+        let img = GrayImage::from_fn(2050, 3, |x, _| Luma([if x % 3 == 0 { 255 } else { 0 }]));
+        let g = grey(&DynamicImage::ImageLuma8(img));
+        assert_eq!((g.width, g.height), (684, 1));
+        assert!(
+            g.pixels[..683]
+                .iter()
+                .all(|&v| (v - 1.0 / 3.0).abs() < 1e-12)
+        );
+        // The last block is the lone column 2049 (2049 % 3 = 0, lit).
+        assert_eq!(g.pixels[683], 1.0);
+    }
+
+    #[test]
+    fn one_colour_over_transparency_is_ink() {
+        use image::{Rgba, RgbaImage};
+        // A white bar on a transparent background.
+        let img = RgbaImage::from_fn(8, 8, |x, _| {
+            if (3..5).contains(&x) {
+                Rgba([255, 255, 255, 255])
+            } else {
+                Rgba([255, 255, 255, 0])
+            }
+        });
+        let g = grey(&DynamicImage::ImageRgba8(img));
+        assert_eq!(g.at(3, 0), 0.0, "the bar is dark ink on white");
+        assert_eq!(g.at(0, 0), 1.0);
+        // Two colours: drawn on transparent paper, composited on white.
+        let img = RgbaImage::from_fn(8, 8, |x, _| match x {
+            0 => Rgba([0, 0, 0, 255]),
+            1 => Rgba([255, 255, 255, 255]),
+            _ => Rgba([0, 0, 0, 0]),
+        });
+        let g = grey(&DynamicImage::ImageRgba8(img));
+        assert_eq!((g.at(0, 0), g.at(1, 0), g.at(2, 0)), (0.0, 1.0, 1.0));
+    }
 
     fn blank(width: usize, height: usize, v: f64) -> Gray {
         Gray {

@@ -43,7 +43,7 @@ pub fn check_sizes(sizes: &[usize], float_bytes: usize) -> Result<(), Error> {
 }
 
 /// Total memory in bytes, where the system says (Linux).
-fn physical_memory() -> Option<usize> {
+pub(crate) fn physical_memory() -> Option<usize> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -560,17 +560,17 @@ impl<'a, F: Real> Run<'a, F> {
     }
 
     /// Warns, once, when validation accuracy has stayed at chance (the most
-    /// common class's share, give or take two points) for the first epochs.
+    /// common class's share, or up to five points more) for the first epochs.
     fn warn_at_chance(&mut self, observer: &mut dyn Observer, report: &EpochReport) {
         let epoch = report.epoch;
-        if self.warned || epoch > CHANCE_EPOCHS || epoch < CHANCE_EPOCHS.min(self.config.epochs) {
+        if self.warned || epoch != CHANCE_EPOCHS {
             return;
         }
         let counts = self.validation.label_counts();
         let most = counts.iter().copied().max().unwrap_or(0) as f64 / self.validation.len() as f64;
         let at_chance = |r: &EpochReport| {
             r.validation_accuracy
-                .is_some_and(|(c, t)| (c as f64 / t.max(1) as f64) <= most + 0.02)
+                .is_some_and(|(c, t)| (c as f64 / t.max(1) as f64) <= most + 0.05)
         };
         if at_chance(report) && self.history.iter().all(at_chance) {
             self.warned = true;

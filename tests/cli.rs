@@ -1,65 +1,13 @@
 //! The binary end to end: train, evaluate, predict, and bad input.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+
+use common::*;
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
-
-/// The binary, run in this package's directory with no `NNDL_DATA`.
-fn nndl(args: &[&str]) -> Output {
-    run_in(Path::new("."), &[], args)
-}
-
-/// The binary run in `dir` with the environment variables `env` (value ""
-/// to remove one) and no other `NNDL_DATA`.
-fn run_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nndl"));
-    command.current_dir(dir).args(args).env_remove("NNDL_DATA");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("the nndl binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nndl-cli-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The percentage in a `9,143 / 10,000 (91.43%)` line that starts with `prefix`.
-fn percent_after(text: &str, prefix: &str) -> f64 {
-    percent_in(text, prefix, prefix)
-}
-
-/// The first percentage after `label` in the line that starts with `prefix`:
-/// `percent_in(text, "Epoch 2/3", "test")`.
-fn percent_in(text: &str, prefix: &str, label: &str) -> f64 {
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"));
-    let rest = &line[line
-        .find(label)
-        .unwrap_or_else(|| panic!("no {label:?} in {line:?}"))..];
-    let open = rest.find('(').unwrap();
-    let close = rest.find("%)").unwrap();
-    rest[open + 1..close].parse().unwrap()
-}
 
 #[test]
 fn train_evaluate_predict() {
@@ -152,21 +100,53 @@ fn train_evaluate_predict() {
             .unwrap();
         assert_eq!(top.0, 7);
     }
-}
 
-/// Exit code, and stderr as one line with no panic.
-fn fails(args: &[&str], code: i32, needles: &[&str]) {
-    let out = nndl(args);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "{args:?}: not one line:\n{err}"
+    // A phone's JPEG: stored turned a quarter left, with EXIF orientation 6
+    // (turn a quarter right to show).
+    let upright = image::imageops::resize(
+        &GrayImage::from_fn(28, 28, |x, y| Luma([255 - digit[(y * 28 + x) as usize]])),
+        280,
+        280,
+        image::imageops::FilterType::Triangle,
     );
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {err:?} does not mention {n:?}");
+    let stored = image::imageops::rotate270(&upright);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+        .encode_image(&stored)
+        .unwrap();
+    let exif: [u8; 36] = [
+        0xff, 0xe1, 0x00, 0x22, b'E', b'x', b'i', b'f', 0, 0, b'M', b'M', 0, 0x2a, 0, 0, 0, 8, 0,
+        1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0,
+    ];
+    let turned = dir.join("turned.jpg");
+    fs::write(&turned, [&jpeg[..2], &exif, &jpeg[2..]].concat()).unwrap();
+    // Prepared, it is the upright digit, not the one without its EXIF.
+    let unturned = dir.join("unturned.jpg");
+    fs::write(&unturned, &jpeg).unwrap();
+    let upright_file = dir.join("upright.png");
+    upright.save(&upright_file).unwrap();
+    let load = |p: &Path| nndl::image_input::load_digit(p).unwrap();
+    let farthest = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f64::max)
+    };
+    let (prepared, reference) = (load(&turned), load(&upright_file));
+    assert!(farthest(&prepared, &reference) < 0.15);
+    assert!(farthest(&load(&unturned), &reference) > 0.5);
+    // A white digit on a transparent background: the opaque shape is ink.
+    let clear = dir.join("clear.png");
+    image::RgbaImage::from_fn(56, 56, |x, y| {
+        image::Rgba([255, 255, 255, digit[((y / 2) * 28 + x / 2) as usize]])
+    })
+    .save(&clear)
+    .unwrap();
+    for image in [&turned, &clear] {
+        let out = nndl(&["predict", s(&model), s(image)]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let first = stdout(&out).lines().next().unwrap().to_string();
+        assert!(first.ends_with(": 7"), "{}: {first}", image.display());
     }
 }
 
@@ -397,12 +377,8 @@ fn small_run(dir: &Path, threads: usize, simd: Option<&str>, extra: &[&str]) -> 
         s(&file),
     ];
     args.extend_from_slice(extra);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nndl"));
-    command.args(&args);
-    if let Some(simd) = simd {
-        command.env("NNDL_SIMD", simd);
-    }
-    let out = command.output().expect("the nndl binary runs");
+    let env = simd.map(|simd| ("NNDL_SIMD", simd));
+    let out = run_in(Path::new("."), env.as_slice(), &args);
     assert!(out.status.success(), "{}", stderr(&out));
     fs::read(&file).unwrap()
 }
@@ -704,43 +680,6 @@ fn bad_learning_flags_are_usage_errors() {
         2,
         &["--cost"],
     );
-}
-
-/// Writes a gzipped IDX file of unsigned bytes.
-fn write_idx(path: &Path, magic: u32, dims: &[u32], payload: &[u8]) {
-    use std::io::Write;
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for d in dims {
-        bytes.extend(d.to_be_bytes());
-    }
-    bytes.extend(payload);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&bytes).unwrap();
-    fs::write(path, gz.finish().unwrap()).unwrap();
-}
-
-/// A data set of 4 × 4 images in 3 classes, in MNIST's four files.
-fn tiny_data_set(dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    for (name, count) in [("train", 60u32), ("t10k", 12)] {
-        let labels: Vec<u8> = (0..count).map(|i| (i % 3) as u8).collect();
-        let images: Vec<u8> = labels
-            .iter()
-            .flat_map(|&l| (0..16u8).map(move |p| if p % 3 == l { 255 } else { 0 }))
-            .collect();
-        write_idx(
-            &dir.join(format!("{name}-images-idx3-ubyte.gz")),
-            0x803,
-            &[count, 4, 4],
-            &images,
-        );
-        write_idx(
-            &dir.join(format!("{name}-labels-idx1-ubyte.gz")),
-            0x801,
-            &[count],
-            &labels,
-        );
-    }
 }
 
 #[test]

@@ -169,6 +169,22 @@ fn run_train(args: TrainArgs) -> Result<()> {
     };
     let source = dataset::source(args.data.as_deref())?;
     let mnist = nndl::data::load(&source)?;
+    let fingerprint = match checkpoint {
+        Some(_) => mnist.fingerprint(),
+        None => String::new(),
+    };
+    if let (Some(c), Some(path)) = (&resumed, &args.resume)
+        && c.data != fingerprint
+    {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "was made on another data set ({}), not {} ({fingerprint})",
+                c.data,
+                source.path().display()
+            ),
+        ));
+    }
     let train_size = match &resumed {
         Some(c) => c.train_size,
         None => args.train_size,
@@ -206,11 +222,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
     let job = Job {
         config: &config,
         sets: [&training, &mnist.validation, &mnist.test],
-        fingerprint: if checkpoint.is_some() {
-            mnist.fingerprint()
-        } else {
-            String::new()
-        },
+        fingerprint,
         train_size,
         out: &args.out,
         checkpoint: checkpoint.map(PathBuf::as_path),
