@@ -47,6 +47,21 @@ pub fn decode(path: &Path) -> Result<Gray> {
     let reader = ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
         .map_err(|e| Error::io(path, e))?;
+    decode_from(reader, path)
+}
+
+/// `decode` of an image in memory; `name` names it in messages.
+pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<Gray> {
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::io(name, e))?;
+    decode_from(reader, name)
+}
+
+fn decode_from<R: std::io::BufRead + std::io::Seek>(
+    reader: ImageReader<R>,
+    path: &Path,
+) -> Result<Gray> {
     if reader.format().is_none() {
         return Err(Error::invalid(
             path,

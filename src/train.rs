@@ -15,6 +15,7 @@ use crate::activation::Activation;
 use crate::checkpoint::{self, Checkpoint, Layers};
 use crate::cost::Cost;
 use crate::data::{Dataset, SHIFTS};
+pub use crate::engine::MAX_THREADS;
 use crate::engine::{Real, Trainer};
 use crate::error::{Error, Result};
 use crate::init::Init;
@@ -110,6 +111,37 @@ impl TrainConfig {
     /// do not fit the images and classes, and layer sizes `check_sizes`
     /// refuses.
     pub fn validate(&self, training: &Dataset, data: &Path) -> Result<()> {
+        // What the flags' parsers ensure, for settings read from a checkpoint.
+        let ranges = [
+            (
+                self.eta.is_finite() && self.eta > 0.0,
+                "--eta: must be above 0",
+            ),
+            (
+                self.lambda.is_finite() && self.lambda >= 0.0,
+                "--lambda: must be at least 0",
+            ),
+            (
+                (0.0..1.0).contains(&self.momentum),
+                "--momentum: must be in [0, 1)",
+            ),
+            (
+                (0.0..1.0).contains(&self.dropout),
+                "--dropout: must be in [0, 1)",
+            ),
+            (
+                self.epochs >= 1 && self.batch_size >= 1,
+                "--epochs and --batch-size: must be at least 1",
+            ),
+            (
+                self.halve_on_plateau != Some(0) && self.early_stop != Some(0),
+                "--eta-schedule and --early-stop: must be at least 1",
+            ),
+            (self.threads <= MAX_THREADS, "--threads: at most 256"),
+        ];
+        if let Some((_, message)) = ranges.iter().find(|(ok, _)| !ok) {
+            return Err(Error::Usage((*message).into()));
+        }
         if self.per_example
             && (self.lambda > 0.0 || self.momentum > 0.0 || self.dropout > 0.0 || self.expand)
         {
@@ -266,11 +298,12 @@ impl<'a, F: Real> Sgd<'a, F> {
         let mut net = Network::<F>::initialised(&config.sizes, config.init, &mut rng)?;
         net.activation = config.activation;
         net.cost = config.cost;
-        let m = config.batch_size.max(1);
+        // A mini-batch larger than the data set is the data set.
+        let examples = training.len() * if config.expand { SHIFTS } else { 1 };
+        let m = config.batch_size.clamp(1, examples.max(1));
         let n_out = *config.sizes.last().unwrap_or(&0);
         let f = |x: f64| F::from(x).unwrap_or_else(F::zero);
         let n = training.len().max(1) as f64;
-        let examples = training.len() * if config.expand { SHIFTS } else { 1 };
         let mut trainer = Trainer::new(&config.sizes, m, config.threads);
         // Dropout draws from its own generator, so it does not disturb shuffling.
         trainer.seed_dropout(config.seed ^ 0x0005_eedd_40f0_u64);
@@ -640,6 +673,19 @@ impl<'a, F: Real> Run<'a, F> {
         if c.history.len() != c.epoch || c.chosen_epoch > c.epoch || c.epoch == 0 {
             return Err("its epochs, history and chosen epoch disagree".into());
         }
+        // Checked before anything the size of the network is allocated.
+        c.settings
+            .validate(training, Path::new("the data"))
+            .map_err(|e| format!("its settings do not fit: {e}"))?;
+        let network = |l: &Layers, what: &str| {
+            network_of::<F>(&c.settings, l).map_err(|e| format!("{what}: {e}"))
+        };
+        let net = network(&c.network, "network")?;
+        let chosen = network(&c.chosen, "chosen network")?;
+        let velocity = match &c.velocity {
+            Some(v) => Some(network(v, "velocity")?),
+            None => None,
+        };
         let mut run = Run::<F>::new(&c.settings, training, validation, test)
             .map_err(|e| format!("its settings do not fit the data: {e}"))?;
         // The shuffles of the epochs done, from the same seed, restore the
@@ -650,13 +696,9 @@ impl<'a, F: Real> Run<'a, F> {
         if run.sgd.rng.get_word_pos().to_string() != c.shuffle_position {
             return Err("its shuffling generator does not replay: another version of nndl?".into());
         }
-        let network = |l: &Layers, what: &str| {
-            network_of::<F>(&c.settings, l).map_err(|e| format!("{what}: {e}"))
-        };
-        run.sgd.net = network(&c.network, "network")?;
-        run.chosen = network(&c.chosen, "chosen network")?;
-        if let Some(v) = &c.velocity {
-            let v = network(v, "velocity")?;
+        run.sgd.net = net;
+        run.chosen = chosen;
+        if let Some(v) = velocity {
             let velocity = Velocity {
                 weights: v.weights,
                 biases: v.biases,

@@ -1153,7 +1153,11 @@ pub fn threads_for(threads: usize) -> usize {
     } else {
         threads
     }
+    .min(MAX_THREADS)
 }
+
+/// The most threads an engine runs on.
+pub const MAX_THREADS: usize = 256;
 
 impl<F: Real> Trainer<F> {
     /// An engine for networks of `sizes` and mini-batches of up to

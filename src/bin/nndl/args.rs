@@ -100,7 +100,7 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub(crate) per_example: bool,
     /// Threads to use, 0 for one per core; the model does not depend on it
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub(crate) threads: usize,
     /// Float type to train in, f32 or f64; f64 is slower and exists for checking
     #[arg(long, default_value = "f32", value_name = "TYPE", value_parser = str::parse::<Precision>)]
@@ -206,7 +206,7 @@ pub(crate) struct EvaluateArgs {
     #[arg(long, value_enum, default_value_t = Split::Test)]
     pub(crate) split: Split,
     /// Threads to compute on, this one included (0: one per core)
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub(crate) threads: usize,
 }
 
@@ -232,6 +232,14 @@ pub(crate) fn parse_positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number".into()),
+    }
+}
+
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= nndl::train::MAX_THREADS => Ok(n),
+        Ok(_) => Err(format!("at most {}", nndl::train::MAX_THREADS)),
         Err(_) => Err("expected a whole number".into()),
     }
 }

@@ -163,10 +163,14 @@ fn run_train(args: TrainArgs) -> Result<()> {
         outputs.push(("--metrics", path.as_path()));
     }
     files::check_outputs(&outputs)?;
-    let resumed = match &args.resume {
+    let mut resumed = match &args.resume {
         Some(path) => Some(read_checkpoint(path)?),
         None => None,
     };
+    if let Some(c) = &mut resumed {
+        // Threads do not change the model: the command's count holds.
+        c.settings.threads = args.threads;
+    }
     let source = dataset::source(args.data.as_deref())?;
     let mnist = nndl::data::load(&source)?;
     let fingerprint = match checkpoint {
@@ -189,7 +193,11 @@ fn run_train(args: TrainArgs) -> Result<()> {
         Some(c) => c.train_size,
         None => args.train_size,
     };
-    let mut training = mnist.training.clone();
+    let nndl::Mnist {
+        mut training,
+        validation,
+        test,
+    } = mnist;
     if let Some(n) = train_size {
         if n > training.len() {
             return Err(Error::Usage(format!(
@@ -221,7 +229,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
     };
     let job = Job {
         config: &config,
-        sets: [&training, &mnist.validation, &mnist.test],
+        sets: [&training, &validation, &test],
         fingerprint,
         train_size,
         out: &args.out,
@@ -343,10 +351,19 @@ fn say_settings(config: &TrainConfig, precision: Precision, images: usize, sourc
         },
         config.epochs,
         config.batch_size,
-        config.eta,
+        number(config.eta),
         extras.iter().map(|e| format!(", {e}")).collect::<String>(),
         config.seed,
     );
+}
+
+/// `x` as written, or in e-notation when that is shorter to read.
+fn number(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
 }
 
 /// A run to carry out: its settings, data and files.
