@@ -350,11 +350,13 @@ pub fn load_pair(source: &Source, images: &str, labels: &str) -> Result<Dataset>
 pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
     let gz = dir.join(format!("{name}.gz"));
     let raw = dir.join(name);
-    if gz.is_file() {
-        Ok(gz)
-    } else if raw.is_file() {
-        Ok(raw)
-    } else if !dir.is_dir() {
+    for path in [&gz, &raw] {
+        if path.exists() {
+            crate::files::check_input(path)?;
+            return Ok(path.clone());
+        }
+    }
+    if !dir.is_dir() {
         Err(Error::invalid(dir, "no such data directory"))
     } else {
         Err(Error::invalid(&gz, format!("no such file (nor {name})")))

@@ -537,11 +537,13 @@ fn model_file(dir: &Path, name: &str, json: &str) -> String {
 fn model_inputs_are_checked_against_what_they_claim() {
     let dir = scratch("models");
     let digit = "data/examples/two.png";
-    // Not regular files: refused before reading.
-    fails(
-        &["predict", "/dev/zero", digit],
-        1,
-        &["/dev/zero", "character device"],
+    // Not regular files: refused before reading, in little memory.
+    let out = nndl_within(512, &["predict", "/dev/zero", digit]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/dev/zero: is a character device"),
+        "{}",
+        stderr(&out)
     );
     fails(&["evaluate", s(&dir)], 1, &["is a directory"]);
     // Too large: a sparse file past the cap, refused by its size.
@@ -619,10 +621,14 @@ fn data_inputs_are_checked_against_what_they_claim() {
         "{}",
         stderr(&out)
     );
-    // Four billion images claimed (3 TB), and labels that disagree with them.
+    // Four billion images claimed (3 TB): refused from the header, quickly
+    // and in little memory.
     let bad = header("count", 0x803, &[4_000_000_000, 28, 28], &[0; 1000]);
     let start = Instant::now();
-    let out = train(&bad);
+    let out = nndl_within(
+        1024,
+        &["train", "--data", s(&bad), "--out", s(&dir.join("m.json"))],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("claims 4000000000 images of 28×28"),
@@ -700,4 +706,66 @@ fn data_inputs_are_checked_against_what_they_claim() {
     let out = train(&members);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("/ 12 ("), "{}", stdout(&out));
+}
+
+/// Writes a PNG of `side` × `side` grey pixels, white with a dark bar,
+/// row by row, so the test never holds the image.
+fn big_png(path: &Path, side: u32) {
+    use std::io::Write;
+    let chunk = |out: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc.sum().to_be_bytes());
+    };
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = side.to_be_bytes().repeat(2);
+    header.extend([8, 0, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &header);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let side = side as usize;
+    // Each row starts with its filter byte, 0.
+    let (mut white, mut inked) = (vec![255u8; side + 1], vec![255u8; side + 1]);
+    white[0] = 0;
+    inked[0] = 0;
+    inked[1 + side * 3 / 8..1 + side * 5 / 8].fill(0);
+    for y in 0..side {
+        let ink = (side / 5..side * 4 / 5).contains(&y);
+        z.write_all(if ink { &inked } else { &white }).unwrap();
+    }
+    chunk(&mut png, b"IDAT", &z.finish().unwrap());
+    chunk(&mut png, b"IEND", &[]);
+    fs::write(path, png).unwrap();
+}
+
+#[test]
+fn a_huge_picture_is_reduced_as_it_is_read() {
+    let dir = scratch("picture");
+    let (model, picture) = (dir.join("m.json"), dir.join("big.png"));
+    let out = nndl(&[
+        "train",
+        "--train-size",
+        "2000",
+        "--epochs",
+        "1",
+        "--out",
+        s(&model),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 16,384² grey pixels: 256 MiB decoded, the most nndl decodes; a grey
+    // copy of it in f64 would take 2 GiB more.
+    big_png(&picture, 16_384);
+    let start = Instant::now();
+    let out = nndl_within(768, &["predict", s(&model), s(&picture), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with(r#"{"prediction":"#),
+        "{}",
+        stdout(&out)
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
 }

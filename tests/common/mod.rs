@@ -112,3 +112,20 @@ pub fn tiny_data_set(dir: &Path) {
         );
     }
 }
+
+/// The binary with its address space capped at `mb` megabytes, where
+/// `prlimit` is found: an input that made it allocate more would fail it.
+pub fn nndl_within(mb: u64, args: &[&str]) -> Output {
+    let prlimit = Path::new("/usr/bin/prlimit");
+    if !prlimit.exists() {
+        return nndl(args);
+    }
+    Command::new(prlimit)
+        .arg(format!("--as={}", mb << 20))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_nndl"))
+        .args(args)
+        .env_remove("NNDL_DATA")
+        .output()
+        .expect("prlimit runs the nndl binary")
+}
