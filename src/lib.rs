@@ -34,6 +34,7 @@ pub mod model;
 pub mod network;
 pub mod rules;
 mod sigmoid;
+pub mod trace;
 pub mod train;
 
 pub use activation::Activation;

@@ -31,6 +31,17 @@ use crate::init::{Init, check_sizes};
 /// network's `biases` and `weights`.
 pub type Gradient<F> = (Vec<Array1<F>>, Vec<Array2<F>>);
 
+/// Everything backpropagation computes for one example, layer by layer
+/// (index 0 is layer 2): z^l, a^l (with a^1 = x first), δ^l, ∂C/∂b^l, ∂C/∂w^l.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backprop<F> {
+    pub zs: Vec<Array1<F>>,
+    pub activations: Vec<Array1<F>>,
+    pub deltas: Vec<Array1<F>>,
+    pub nabla_b: Vec<Array1<F>>,
+    pub nabla_w: Vec<Array2<F>>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network<F> {
     /// Neurons per layer, input first.
@@ -188,6 +199,13 @@ impl<F: NdFloat> Network<F> {
     /// Backpropagation for one example, as the chapter writes it: returns
     /// (∇_b C_x, ∇_w C_x), layer by layer like `biases` and `weights`.
     pub fn backprop(&self, x: ArrayView1<F>, y: ArrayView1<F>) -> Gradient<F> {
+        let steps = self.backprop_steps(x, y);
+        (steps.nabla_b, steps.nabla_w)
+    }
+
+    /// `backprop`, keeping every quantity it computes on the way (what
+    /// `nndl trace` shows).
+    pub fn backprop_steps(&self, x: ArrayView1<F>, y: ArrayView1<F>) -> Backprop<F> {
         let layers = self.layers();
         let f = self.activation;
         // a^1 = x; feedforward, keeping every z^l and a^l.
@@ -200,6 +218,7 @@ impl<F: NdFloat> Network<F> {
             activations.push(a.remove_axis(Axis(1)));
             zs.push(z);
         }
+        let mut deltas = vec![Array1::zeros(0); layers];
         let mut nabla_b = vec![Array1::zeros(0); layers];
         let mut nabla_w = vec![Array2::zeros((0, 0)); layers];
 
@@ -220,8 +239,15 @@ impl<F: NdFloat> Network<F> {
             // BP4: ∂C/∂w^l_jk = a^{l−1}_k δ^l_j, an outer product.
             let a_prev = activations[i].view().insert_axis(Axis(0)); // (1, n_{l−1})
             nabla_w[i] = delta.view().insert_axis(Axis(1)).dot(&a_prev);
+            deltas[i] = delta.clone();
         }
-        (nabla_b, nabla_w)
+        Backprop {
+            zs,
+            activations,
+            deltas,
+            nabla_b,
+            nabla_w,
+        }
     }
 
     /// The fully matrix-based backpropagation of a mini-batch (the chapter's

@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Predict(PredictArgs),
     /// Check backpropagation against finite differences (eq. 46) and time both
     Gradcheck(GradcheckArgs),
+    /// Backpropagation by the numbers for one example: z, a, C, BP1–BP4, and eq. (46) beside them
+    Trace(TraceArgs),
     /// Print a shell completion script: nndl completions bash > ~/.local/share/bash-completion/completions/nndl
     Completions {
         /// The shell to complete in
@@ -40,6 +42,56 @@ pub(crate) enum Command {
     },
     /// Print the manual page (roff): nndl manpage > ~/.local/share/man/man1/nndl.1
     Manpage,
+}
+
+#[derive(Args)]
+pub(crate) struct TraceArgs {
+    /// Model file; without one, a random network of --layers and --seed
+    pub(crate) model: Option<PathBuf>,
+    /// Neurons per layer of the random network, input first
+    #[arg(long, default_value = "2,3,2", value_name = "N,N,...", value_parser = parse_layers, conflicts_with = "model")]
+    pub(crate) layers: Sizes,
+    /// Seed of the random network
+    #[arg(long, default_value_t = 1, conflicts_with = "model")]
+    pub(crate) seed: u64,
+    /// Neuron of the random network's hidden layers
+    #[arg(long, default_value = "sigmoid", conflicts_with = "model", value_parser = choice::<Activation, 4>(Activation::ALL.map(Activation::name)))]
+    pub(crate) activation: Activation,
+    /// Cost of the random network's sigmoid outputs
+    #[arg(long, conflicts_with = "model", value_parser = choice::<Cost, 2>(SIGMOID_COSTS.map(Cost::name)))]
+    pub(crate) cost: Option<Cost>,
+    /// The random network's output layer
+    #[arg(long, default_value = "sigmoid", conflicts_with = "model", value_parser = choice::<Output, 2>(Output::ALL.map(Output::name)))]
+    pub(crate) output: Output,
+    /// The input x, one value per input neuron
+    #[arg(long, value_name = "X,X,...", value_parser = parse_values, required_unless_present = "image", conflicts_with = "image")]
+    pub(crate) input: Option<Values>,
+    /// The input as an image of a digit, prepared as `predict` prepares it
+    #[arg(long, value_name = "FILE")]
+    pub(crate) image: Option<PathBuf>,
+    /// The target y, one value per output neuron
+    #[arg(long, value_name = "Y,Y,...", value_parser = parse_values, required_unless_present = "label", conflicts_with = "label")]
+    pub(crate) target: Option<Values>,
+    /// The target as a class: y is 1 for it and 0 for the others
+    #[arg(long, value_name = "D")]
+    pub(crate) label: Option<usize>,
+    /// Print one JSON object
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A comma-separated list of finite numbers.
+#[derive(Clone, Debug)]
+pub(crate) struct Values(pub(crate) Vec<f64>);
+
+pub(crate) fn parse_values(s: &str) -> Result<Values, String> {
+    s.split(',')
+        .map(|v| match v.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            _ => Err(format!("'{v}' is not a finite number")),
+        })
+        .collect::<Result<_, _>>()
+        .map(Values)
 }
 
 #[derive(Args)]

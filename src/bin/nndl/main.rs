@@ -29,6 +29,7 @@ mod args;
 mod dataset;
 mod print;
 mod signals;
+mod trace;
 
 use args::*;
 use print::*;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => run_evaluate(args),
         Command::Predict(args) => run_predict(args),
         Command::Gradcheck(args) => run_gradcheck(args),
+        Command::Trace(args) => trace::run_trace(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "nndl", &mut script);
@@ -495,7 +497,7 @@ fn say_outcome<F: nndl::Real>(run: &Run<F>, job: &Job) {
 }
 
 /// The cost named by --output and --cost: softmax goes with log-likelihood.
-fn cost_of(output: Output, cost: Option<Cost>) -> Result<Cost> {
+pub(crate) fn cost_of(output: Output, cost: Option<Cost>) -> Result<Cost> {
     Cost::for_output(output, cost).map_err(Error::Usage)
 }
 
