@@ -101,6 +101,58 @@ fn train_evaluate_predict() {
         assert_eq!(top.0, 7);
     }
 
+    // What the network sees, drawn in the terminal and saved.
+    let saved = dir.join("input.png");
+    let out = nndl(&[
+        "predict",
+        s(&model),
+        s(&small),
+        "--show",
+        "--ascii",
+        "--save-input",
+        s(&saved),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let drawing: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.chars()
+                .take(58)
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<&str> = include_str!("expected/seven-ascii.txt").lines().collect();
+    assert_eq!(drawing, expected, "{text}");
+    assert!(
+        text.contains(" 7 #") && text.lines().any(|l| l.contains(" 7 ") && l.ends_with('<')),
+        "{text}"
+    );
+    let input = image::open(&saved).unwrap().to_luma8();
+    assert_eq!(input.dimensions(), (28, 28));
+    assert_eq!(
+        input.as_raw().as_slice(),
+        digit,
+        "the input is the MNIST digit as it is"
+    );
+    let out = nndl(&["predict", s(&model), s(&large), "--show"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 31);
+    assert!(stdout(&out).contains('█'));
+    fails(
+        &["predict", s(&model), s(&small), "--ascii"],
+        2,
+        &["--show"],
+    );
+    fails(
+        &["predict", s(&model), s(&small), "--save-input", "/dev/null"],
+        2,
+        &["--save-input", ".png"],
+    );
+
     // A phone's JPEG: stored turned a quarter left, with EXIF orientation 6
     // (turn a quarter right to show).
     let upright = image::imageops::resize(

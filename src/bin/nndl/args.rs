@@ -276,8 +276,17 @@ pub(crate) struct PredictArgs {
     /// Image of one digit
     pub(crate) image: PathBuf,
     /// Print one JSON line
-    #[arg(long)]
+    #[arg(long, conflicts_with = "show")]
     pub(crate) json: bool,
+    /// Draw the 28 × 28 input the network sees, and a bar chart of its outputs
+    #[arg(long)]
+    pub(crate) show: bool,
+    /// With --show, draw in plain ASCII instead of Unicode shades
+    #[arg(long, requires = "show")]
+    pub(crate) ascii: bool,
+    /// Write the 28 × 28 input the network sees to FILE.png
+    #[arg(long, value_name = "FILE.png")]
+    pub(crate) save_input: Option<PathBuf>,
 }
 
 pub(crate) fn parse_positive(s: &str) -> Result<usize, String> {

@@ -656,7 +656,22 @@ fn predict_in<F: NdFloat>(net: Network<F>, args: &PredictArgs) -> Result<()> {
             ),
         ));
     }
+    if let Some(path) = &args.save_input {
+        if !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            return Err(Error::Usage(format!(
+                "--save-input {}: the file name must end in .png",
+                path.display()
+            )));
+        }
+        files::check_outputs(&[("--save-input", path.as_path())])?;
+    }
     let pixels = image_input::load_digit(&args.image)?;
+    if let Some(path) = &args.save_input {
+        files::write_atomically(path, &print::input_png(&pixels))?;
+    }
     let x: Array1<F> = pixels
         .iter()
         .map(|&v| F::from(v).unwrap_or_else(F::zero))
@@ -683,6 +698,11 @@ fn predict_in<F: NdFloat>(net: Network<F>, args: &PredictArgs) -> Result<()> {
         return Ok(());
     }
     say!("{}: {prediction}", args.image.display());
+    if args.show {
+        let outputs: Vec<f64> = a.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).collect();
+        say!("{}", print::drawing(&pixels, &outputs, args.ascii));
+        return Ok(());
+    }
     let mut ranked: Vec<(usize, f64)> = a
         .iter()
         .map(|v| v.to_f64().unwrap_or(f64::NAN))

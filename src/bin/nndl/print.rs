@@ -124,3 +124,69 @@ pub(crate) fn duration(seconds: f64) -> String {
         format!("{seconds:.2} s")
     }
 }
+
+/// Grey levels from paper to ink, in Unicode shades and in ASCII; each
+/// pixel is drawn two characters wide, so the digit keeps its shape.
+const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
+const ASCII: [char; 10] = [' ', '.', ':', '-', '=', '+', '*', '#', '%', '@'];
+
+/// The 28 × 28 input `pixels` (values in [0, 1]) drawn in a frame, with a
+/// bar chart of the outputs beside it, one digit a row.
+pub(crate) fn drawing(pixels: &[f64], outputs: &[f64], ascii: bool) -> String {
+    let side = nndl::image_input::SIDE;
+    let levels: &[char] = if ascii { &ASCII } else { &SHADES };
+    let (corner, across, down) = if ascii {
+        ('+', '-', '|')
+    } else {
+        ('┌', '─', '│')
+    };
+    let best = nndl::network::argmax(ndarray::ArrayView1::from(outputs));
+    let bar = if ascii { '#' } else { '█' };
+    let mut lines = vec![format!(
+        "{corner}{}{}",
+        across.to_string().repeat(2 * side),
+        if ascii { '+' } else { '┐' }
+    )];
+    for (r, row) in pixels.chunks(side).enumerate() {
+        let mut line = String::from(down);
+        for &v in row {
+            let level = (v.clamp(0.0, 1.0) * (levels.len() - 1) as f64).round() as usize;
+            line.push(levels[level]);
+            line.push(levels[level]);
+        }
+        line.push(down);
+        // The outputs, from row 9 on: digit, bar, activation.
+        if let Some(d) = r.checked_sub(9).filter(|&d| d < outputs.len()) {
+            let width = (outputs[d].clamp(0.0, 1.0) * 30.0).round() as usize;
+            let mark = if d == best { '◀' } else { ' ' };
+            let mark = if ascii && d == best { '<' } else { mark };
+            line += &format!(
+                "  {d} {:<30} {:.4} {mark}",
+                bar.to_string().repeat(width),
+                outputs[d]
+            );
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    let bottom = if ascii { ('+', '+') } else { ('└', '┘') };
+    lines.push(format!(
+        "{}{}{}",
+        bottom.0,
+        across.to_string().repeat(2 * side),
+        bottom.1
+    ));
+    lines.join("\n")
+}
+
+/// The 28 × 28 input as a grey PNG, ink white on black as MNIST has it.
+pub(crate) fn input_png(pixels: &[f64]) -> Vec<u8> {
+    let side = nndl::image_input::SIDE as u32;
+    let img = image::GrayImage::from_fn(side, side, |x, y| {
+        let v = pixels[(y * side + x) as usize];
+        image::Luma([(v.clamp(0.0, 1.0) * 255.0).round() as u8])
+    });
+    let mut png = Vec::new();
+    // Encoding 784 bytes into memory cannot fail.
+    let _ = img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+    png
+}
