@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Gradcheck(GradcheckArgs),
     /// Backpropagation by the numbers for one example: z, a, C, BP1–BP4, and eq. (46) beside them
     Trace(TraceArgs),
+    /// Draw each first-layer neuron's incoming weights as a tile: what it looks for
+    Weights(WeightsArgs),
     /// Print a shell completion script: nndl completions bash > ~/.local/share/bash-completion/completions/nndl
     Completions {
         /// The shell to complete in
@@ -42,6 +44,18 @@ pub(crate) enum Command {
     },
     /// Print the manual page (roff): nndl manpage > ~/.local/share/man/man1/nndl.1
     Manpage,
+}
+
+#[derive(Args)]
+pub(crate) struct WeightsArgs {
+    /// Model file
+    pub(crate) model: PathBuf,
+    /// The picture to write
+    #[arg(short, long, value_name = "FILE.png")]
+    pub(crate) out: PathBuf,
+    /// Draw the first N neurons only
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub(crate) neurons: Option<usize>,
 }
 
 #[derive(Args)]

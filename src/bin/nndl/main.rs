@@ -27,6 +27,7 @@ macro_rules! say {
 
 mod args;
 mod dataset;
+mod pictures;
 mod print;
 mod signals;
 mod trace;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => run_predict(args),
         Command::Gradcheck(args) => run_gradcheck(args),
         Command::Trace(args) => trace::run_trace(args),
+        Command::Weights(args) => pictures::run_weights(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "nndl", &mut script);
@@ -657,15 +659,7 @@ fn predict_in<F: NdFloat>(net: Network<F>, args: &PredictArgs) -> Result<()> {
         ));
     }
     if let Some(path) = &args.save_input {
-        if !path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
-            return Err(Error::Usage(format!(
-                "--save-input {}: the file name must end in .png",
-                path.display()
-            )));
-        }
+        pictures::check_png(path, "--save-input")?;
         files::check_outputs(&[("--save-input", path.as_path())])?;
     }
     let pixels = image_input::load_digit(&args.image)?;
