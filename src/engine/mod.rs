@@ -743,6 +743,15 @@ impl<F: Real> Network<F> {
         correct
     }
 
+    /// The class the network gives each image of `data`.
+    pub(crate) fn fast_predictions(&self, data: &Dataset, ws: &mut Trainer<F>) -> Vec<usize> {
+        let mut predictions = Vec::with_capacity(data.len());
+        self.for_each_chunk(data, ws, |_, a, _| {
+            predictions.extend(a.columns().into_iter().map(argmax));
+        });
+        predictions
+    }
+
     /// Accuracy, mean cost and confusion matrix on `data`.
     pub(crate) fn fast_evaluate_full(&self, data: &Dataset, ws: &mut Trainer<F>) -> Evaluation {
         let n_out = *self.sizes.last().unwrap_or(&0);
@@ -1332,6 +1341,12 @@ impl<F: Real> Trainer<F> {
     /// How many images of `data` the network classifies right.
     pub fn evaluate(&mut self, net: &Network<F>, data: &Dataset) -> usize {
         net.fast_evaluate(data, self)
+    }
+
+    /// The class the network gives each image of `data`, as `evaluate`
+    /// counts them.
+    pub fn predictions(&mut self, net: &Network<F>, data: &Dataset) -> Vec<usize> {
+        net.fast_predictions(data, self)
     }
 
     /// Accuracy, mean cost and confusion matrix on `data`.

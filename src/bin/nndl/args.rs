@@ -274,6 +274,9 @@ pub(crate) struct EvaluateArgs {
     /// Threads to compute on, this one included (0: one per core)
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub(crate) threads: usize,
+    /// Write every misclassified image to DIR as INDEX-true-T-pred-P.png, and DIR/sheet.png: the first 100
+    #[arg(long, value_name = "DIR")]
+    pub(crate) errors: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

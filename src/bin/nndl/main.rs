@@ -578,7 +578,8 @@ fn evaluate_in<F: nndl::Real>(net: Network<F>, args: &EvaluateArgs) -> Result<()
         data.classes,
         source.path(),
     )?;
-    let eval = nndl::Trainer::new(&net.sizes, 0, args.threads).evaluate_full(&net, data);
+    let mut trainer = nndl::Trainer::new(&net.sizes, 0, args.threads);
+    let eval = trainer.evaluate_full(&net, data);
     say!(
         "{}: {:?} {} neurons, {} cost, {}",
         args.model.display(),
@@ -604,6 +605,18 @@ fn evaluate_in<F: nndl::Real>(net: Network<F>, args: &EvaluateArgs) -> Result<()
         }
     }
     say!("{table}");
+    if let Some(dir) = &args.errors {
+        let predictions = trainer.predictions(&net, data);
+        let written = pictures::write_errors(dir, data, &predictions)?;
+        say!();
+        say!(
+            "Wrote the {} misclassified {name} images to {}, and the first {} on {}",
+            thousands(written),
+            dir.display(),
+            written.min(pictures::SHEET_MISTAKES),
+            dir.join("sheet.png").display()
+        );
+    }
     Ok(())
 }
 

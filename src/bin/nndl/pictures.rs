@@ -1,4 +1,5 @@
-//! Pictures: what each first-layer neuron looks for.
+//! Pictures: what each first-layer neuron looks for, and the digits a
+//! model gets wrong.
 
 use image::{Rgb, RgbImage};
 
@@ -54,11 +55,8 @@ pub(crate) fn run_weights(args: WeightsArgs) -> Result<()> {
             }
         }
     }
-    let mut png = Vec::new();
-    picture
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| Error::invalid(&args.out, e.to_string()))?;
-    files::write_atomically(&args.out, &png)?;
+    let bytes = png(&image::DynamicImage::ImageRgb8(picture), &args.out)?;
+    files::write_atomically(&args.out, &bytes)?;
     say!(
         "{}: the incoming weights of {neurons} of {} first-layer neurons, {columns} × {rows} tiles of {side} × {side}, {width} × {height} pixels",
         args.out.display(),
@@ -91,4 +89,113 @@ pub(crate) fn check_png(path: &std::path::Path, flag: &str) -> Result<()> {
             path.display()
         )))
     }
+}
+
+/// Digits and an arrow, 3 × 5 pixels, a row a number of 3 bits: enough to
+/// label a contact sheet without a font file.
+const GLYPHS: [[u8; 5]; 11] = [
+    [0b111, 0b101, 0b101, 0b101, 0b111],
+    [0b010, 0b110, 0b010, 0b010, 0b111],
+    [0b111, 0b001, 0b111, 0b100, 0b111],
+    [0b111, 0b001, 0b111, 0b001, 0b111],
+    [0b101, 0b101, 0b111, 0b001, 0b001],
+    [0b111, 0b100, 0b111, 0b001, 0b111],
+    [0b111, 0b100, 0b111, 0b101, 0b111],
+    [0b111, 0b001, 0b010, 0b010, 0b010],
+    [0b111, 0b101, 0b111, 0b101, 0b111],
+    [0b111, 0b101, 0b111, 0b001, 0b111],
+    [0b100, 0b010, 0b001, 0b010, 0b100],
+];
+const ARROW: usize = 10;
+
+/// Draws `glyphs` at (x, y), each pixel `scale` wide, in `colour`.
+fn write(picture: &mut RgbImage, glyphs: &[(usize, Rgb<u8>)], x: u32, y: u32, scale: u32) {
+    for (n, &(g, colour)) in glyphs.iter().enumerate() {
+        for (row, bits) in GLYPHS[g].iter().enumerate() {
+            for col in 0..3u32 {
+                if bits >> (2 - col) & 1 == 1 {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let px = x + (n as u32 * 4 + col) * scale + dx;
+                            picture.put_pixel(px, y + row as u32 * scale + dy, colour);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Mistakes drawn on the contact sheet, and its layout.
+pub(crate) const SHEET_MISTAKES: usize = 100;
+const SHEET_COLUMNS: u32 = 10;
+const CELL: u32 = 56 + 16;
+
+/// Writes each misclassified image of `data` as
+/// `DIR/INDEX-true-T-pred-P.png`, and `DIR/sheet.png`: the first 100 of them
+/// on a grid, each labelled true → predicted. Returns how many.
+pub(crate) fn write_errors(
+    dir: &std::path::Path,
+    data: &nndl::Dataset,
+    predictions: &[usize],
+) -> Result<usize> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::invalid(dir, "--errors: not a directory"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (rows, cols) = (data.rows as u32, data.cols as u32);
+    let mistakes: Vec<usize> = (0..data.len())
+        .filter(|&i| predictions[i] != data.labels[i] as usize)
+        .collect();
+    let shown = mistakes.len().min(SHEET_MISTAKES) as u32;
+    let sheet_rows = shown.div_ceil(SHEET_COLUMNS).max(1);
+    let mut sheet =
+        RgbImage::from_pixel(SHEET_COLUMNS * CELL, sheet_rows * CELL, Rgb([32, 32, 32]));
+    for (n, &i) in mistakes.iter().enumerate() {
+        let (label, guess) = (data.labels[i] as usize, predictions[i]);
+        let digit = image::GrayImage::from_raw(cols, rows, data.image(i).to_vec())
+            .ok_or_else(|| Error::invalid(dir, "an image of the wrong size"))?;
+        let path = dir.join(format!("{i}-true-{label}-pred-{guess}.png"));
+        files::write_atomically(
+            &path,
+            &png(&image::DynamicImage::ImageLuma8(digit.clone()), &path)?,
+        )?;
+        if n < SHEET_MISTAKES {
+            let (x0, y0) = (
+                (n as u32 % SHEET_COLUMNS) * CELL + 8,
+                (n as u32 / SHEET_COLUMNS) * CELL + 2,
+            );
+            // The digit scaled to fit 56 × 56, then its label below.
+            let scale = (56 / rows.max(cols)).max(1);
+            for (x, y, p) in digit.enumerate_pixels() {
+                for d in 0..scale * scale {
+                    let (px, py) = (x0 + x * scale + d % scale, y0 + y * scale + d / scale);
+                    if px < sheet.width() && py < sheet.height() {
+                        sheet.put_pixel(px, py, Rgb([p.0[0]; 3]));
+                    }
+                }
+            }
+            if label < 10 && guess < 10 {
+                let green = Rgb([96, 224, 96]);
+                let red = Rgb([255, 96, 96]);
+                let text = [(label, green), (ARROW, Rgb([200, 200, 200])), (guess, red)];
+                write(&mut sheet, &text, x0 + 16, y0 + 58, 2);
+            }
+        }
+    }
+    let path = dir.join("sheet.png");
+    files::write_atomically(&path, &png(&image::DynamicImage::ImageRgb8(sheet), &path)?)?;
+    Ok(mistakes.len())
+}
+
+/// `picture` encoded as PNG.
+fn png(picture: &image::DynamicImage, path: &std::path::Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    picture
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| Error::invalid(path, e.to_string()))?;
+    Ok(bytes)
 }
