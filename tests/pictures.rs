@@ -128,3 +128,99 @@ fn errors_writes_every_digit_evaluate_counts_wrong() {
         &["not a directory"],
     );
 }
+
+/// Whether `svg` is well formed: one root, every tag closed in order.
+fn well_formed(svg: &str) -> bool {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let Some(end) = rest[start..].find('>') else {
+            return false;
+        };
+        let tag = &rest[start + 1..start + end];
+        rest = &rest[start + end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            if open.pop() != Some(name.trim()) {
+                return false;
+            }
+        } else if !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!') {
+            open.push(tag.split_whitespace().next().unwrap_or(""));
+        }
+    }
+    open.is_empty() && svg.trim_start().starts_with("<svg")
+}
+
+#[test]
+fn metrics_curves_are_drawn_as_svg_and_png() {
+    let dir = scratch("plot");
+    let (csv, json) = (dir.join("m.csv"), dir.join("m.json"));
+    let png = dir.join("curves.png");
+    let out = nndl(&[
+        "train",
+        "--train-size",
+        "1000",
+        "--epochs",
+        "4",
+        "--monitor",
+        "train-cost,validation-cost,train-accuracy",
+        "--metrics",
+        s(&csv),
+        "--plot",
+        s(&png),
+        "--out",
+        s(&dir.join("model.json")),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Curves drawn to"), "{}", stdout(&out));
+    let picture = image::open(&png).unwrap();
+    assert_eq!((picture.width(), picture.height()), (1100, 450));
+    // Not blank: the curves' colours are there.
+    let rgb = picture.to_rgb8();
+    assert!(
+        rgb.pixels().any(|p| p.0 == [255, 127, 14]),
+        "no validation curve"
+    );
+    assert!(
+        rgb.pixels().any(|p| p.0 == [31, 119, 180]),
+        "no training curve"
+    );
+    let svg_file = dir.join("curves.svg");
+    let out = nndl(&["plot", s(&csv), "-o", s(&svg_file)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = fs::read_to_string(&svg_file).unwrap();
+    assert!(well_formed(&svg), "{svg:.300}");
+    assert!(svg.contains("Accuracy (%)") && svg.contains("Cost") && svg.contains("validation"));
+    // The same from the JSON form of the metrics.
+    let out = nndl(&[
+        "train",
+        "--train-size",
+        "1000",
+        "--epochs",
+        "3",
+        "--metrics",
+        s(&json),
+        "--out",
+        s(&dir.join("m2.json")),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = nndl(&["plot", s(&json), "-o", s(&svg_file)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let svg = fs::read_to_string(&svg_file).unwrap();
+    assert!(
+        well_formed(&svg) && svg.contains("No cost in this file"),
+        "{svg:.300}"
+    );
+    fails(
+        &["plot", s(&csv), "-o", s(&dir.join("c.jpg"))],
+        2,
+        &["-o", ".svg or .png"],
+    );
+    fails(
+        &["plot", s(&dir.join("model.json")), "-o", s(&svg_file)],
+        1,
+        &["not a metrics file"],
+    );
+    fails(&["train", "--plot", s(&png)], 2, &["--metrics"]);
+}

@@ -51,6 +51,7 @@ fn interrupt_and_resume(name: &str, flags: &[&str], signal: &str, status: i32) {
         dir.join("metrics.csv"),
         dir.join("run.ckpt"),
     );
+    let curves = dir.join("curves.svg");
     let files = [
         "--out",
         s(&model),
@@ -58,6 +59,8 @@ fn interrupt_and_resume(name: &str, flags: &[&str], signal: &str, status: i32) {
         s(&csv),
         "--checkpoint",
         s(&checkpoint),
+        "--plot",
+        s(&curves),
     ];
     let mut child = Command::new(env!("CARGO_BIN_EXE_nndl"))
         .arg("train")
@@ -97,6 +100,8 @@ fn interrupt_and_resume(name: &str, flags: &[&str], signal: &str, status: i32) {
         "{err}"
     );
     assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
+    // The curves are drawn at the interrupt, too.
+    assert!(fs::read_to_string(&curves).unwrap().contains("Accuracy (%)"));
     // The model kept is loadable, and the checkpoint says how far it got.
     let evaluated = nndl(&["evaluate", s(&model)]);
     assert!(evaluated.status.success(), "{}", stderr(&evaluated));

@@ -37,6 +37,8 @@ pub(crate) enum Command {
     Trace(TraceArgs),
     /// Draw each first-layer neuron's incoming weights as a tile: what it looks for
     Weights(WeightsArgs),
+    /// Draw a metrics file's curves, accuracy and cost per epoch, as SVG or PNG
+    Plot(PlotArgs),
     /// Print a shell completion script: nndl completions bash > ~/.local/share/bash-completion/completions/nndl
     Completions {
         /// The shell to complete in
@@ -44,6 +46,15 @@ pub(crate) enum Command {
     },
     /// Print the manual page (roff): nndl manpage > ~/.local/share/man/man1/nndl.1
     Manpage,
+}
+
+#[derive(Args)]
+pub(crate) struct PlotArgs {
+    /// Metrics file written by train --metrics (.csv or .json)
+    pub(crate) metrics: PathBuf,
+    /// The picture to write
+    #[arg(short, long, value_name = "FILE.svg|FILE.png")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Args)]
@@ -219,6 +230,9 @@ pub(crate) struct TrainArgs {
     /// Go on with the run saved in FILE, with its settings and data; checkpoints go on into FILE
     #[arg(long, value_name = "FILE", conflicts_with_all = RUN_SETTINGS)]
     pub(crate) resume: Option<PathBuf>,
+    /// Draw the curves to FILE.svg or FILE.png at the end of the run, and at an interrupt (needs --metrics)
+    #[arg(long, value_name = "FILE", requires = "metrics")]
+    pub(crate) plot: Option<PathBuf>,
 }
 
 /// The flags a checkpoint fixes, which --resume takes from it.

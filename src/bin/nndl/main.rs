@@ -28,6 +28,7 @@ macro_rules! say {
 mod args;
 mod dataset;
 mod pictures;
+mod plot;
 mod print;
 mod signals;
 mod trace;
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(args) => run_gradcheck(args),
         Command::Trace(args) => trace::run_trace(args),
         Command::Weights(args) => pictures::run_weights(args),
+        Command::Plot(args) => plot::run_plot(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "nndl", &mut script);
@@ -166,6 +168,10 @@ fn run_train(args: TrainArgs) -> Result<()> {
         nndl::metrics::check_replaceable(path)?;
         outputs.push(("--metrics", path.as_path()));
     }
+    if let Some(path) = &args.plot {
+        plot::check_out(path, "--plot")?;
+        outputs.push(("--plot", path.as_path()));
+    }
     files::check_outputs(&outputs)?;
     let mut resumed = match &args.resume {
         Some(path) => Some(read_checkpoint(path)?),
@@ -239,6 +245,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
         out: &args.out,
         checkpoint: checkpoint.map(PathBuf::as_path),
         metrics: args.metrics.as_deref(),
+        plot: args.plot.as_deref(),
         resumed: resumed.as_ref().zip(args.resume.as_deref()),
     };
     match precision {
@@ -380,6 +387,8 @@ struct Job<'a> {
     out: &'a Path,
     checkpoint: Option<&'a Path>,
     metrics: Option<&'a Path>,
+    /// Where to draw the metrics' curves when the run ends.
+    plot: Option<&'a Path>,
     /// The checkpoint resumed from, and its file.
     resumed: Option<(&'a Checkpoint, &'a Path)>,
 }
@@ -424,16 +433,29 @@ fn train_and_save<F: nndl::Real>(job: &Job, progress: &mut Progress) -> Result<(
                     return Err(e);
                 }
             }
-            Ok(EpochEnd::Interrupted) => return Err(interrupted(&run, job)),
+            Ok(EpochEnd::Interrupted) => {
+                draw_curves(job, run.epochs_done())?;
+                return Err(interrupted(&run, job));
+            }
             Err(e) => {
                 if run.chosen_epoch > 0 {
                     say!("Kept epoch {} in {}", run.chosen_epoch, job.out.display());
                 }
+                draw_curves(job, run.epochs_done())?;
                 return Err(e);
             }
         }
     }
     say_outcome(&run, job);
+    draw_curves(job, run.epochs_done())
+}
+
+/// Draws the metrics' curves to --plot, once there are epochs to draw.
+fn draw_curves(job: &Job, epochs: usize) -> Result<()> {
+    if let (Some(metrics), Some(out), true) = (job.metrics, job.plot, epochs > 0) {
+        plot::plot_file(metrics, out)?;
+        say!("Curves drawn to {}", out.display());
+    }
     Ok(())
 }
 
