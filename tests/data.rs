@@ -1,5 +1,9 @@
 //! The MNIST loader on the bundled files and on malformed ones.
 
+mod common;
+
+use common::idx;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,15 +18,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for d in dims {
-        bytes.extend(d.to_be_bytes());
-    }
-    bytes.extend(payload);
-    bytes
 }
 
 fn write(path: &Path, bytes: &[u8]) {

@@ -3,6 +3,10 @@
 //! refused with an error, never a panic, and what is read keeps the
 //! parser's promises. `fuzz/` runs the same targets for longer.
 
+mod common;
+
+use common::idx;
+
 use std::path::Path;
 
 use rand::{RngExt, SeedableRng};
@@ -42,15 +46,6 @@ fn mutate(rng: &mut ChaCha8Rng, valid: &[u8]) -> Vec<u8> {
             }
         }
     }
-    bytes
-}
-
-fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut bytes = magic.to_be_bytes().to_vec();
-    for d in dims {
-        bytes.extend(d.to_be_bytes());
-    }
-    bytes.extend(payload);
     bytes
 }
 

@@ -10,18 +10,7 @@ use common::*;
 #[test]
 fn weights_are_drawn_one_tile_a_neuron() {
     let dir = scratch("weights");
-    let model = dir.join("m.json");
-    let out = nndl(&[
-        "train",
-        "--train-size",
-        "1000",
-        "--epochs",
-        "1",
-        "--out",
-        s(&model),
-        "-q",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let model = small_model(&dir, "m.json", 1000, 1);
     let picture = dir.join("w.png");
     let out = nndl(&["weights", s(&model), "-o", s(&picture)]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -62,20 +51,7 @@ fn weights_are_drawn_one_tile_a_neuron() {
 #[test]
 fn errors_writes_every_digit_evaluate_counts_wrong() {
     let dir = scratch("errors");
-    let model = dir.join("m.json");
-    let out = nndl(&[
-        "train",
-        "--train-size",
-        "2000",
-        "--epochs",
-        "2",
-        "--seed",
-        "1",
-        "--out",
-        s(&model),
-        "-q",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let model = small_model(&dir, "m.json", 2000, 2);
     let errors = dir.join("wrong");
     let out = nndl(&[
         "evaluate",

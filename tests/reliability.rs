@@ -101,7 +101,11 @@ fn interrupt_and_resume(name: &str, flags: &[&str], signal: &str, status: i32) {
     );
     assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
     // The curves are drawn at the interrupt, too.
-    assert!(fs::read_to_string(&curves).unwrap().contains("Accuracy (%)"));
+    assert!(
+        fs::read_to_string(&curves)
+            .unwrap()
+            .contains("Accuracy (%)")
+    );
     // The model kept is loadable, and the checkpoint says how far it got.
     let evaluated = nndl(&["evaluate", s(&model)]);
     assert!(evaluated.status.success(), "{}", stderr(&evaluated));
@@ -749,18 +753,7 @@ fn big_png(path: &Path, side: u32) {
 #[test]
 fn a_huge_picture_is_reduced_as_it_is_read() {
     let dir = scratch("picture");
-    let (model, picture) = (dir.join("m.json"), dir.join("big.png"));
-    let out = nndl(&[
-        "train",
-        "--train-size",
-        "2000",
-        "--epochs",
-        "1",
-        "--out",
-        s(&model),
-        "-q",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (model, picture) = (small_model(&dir, "m.json", 2000, 1), dir.join("big.png"));
     // 16,384² grey pixels: 256 MiB decoded, the most nndl decodes; a grey
     // copy of it in f64 would take 2 GiB more.
     big_png(&picture, 16_384);

@@ -139,18 +139,7 @@ fn trace_text_walks_the_chapter_in_order() {
     }
     // A model file and an image: the chapter's network on a digit.
     let dir = scratch("trace");
-    let model = dir.join("m.json");
-    let out = nndl(&[
-        "train",
-        "--train-size",
-        "1000",
-        "--epochs",
-        "1",
-        "--out",
-        s(&model),
-        "-q",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let model = small_model(&dir, "m.json", 1000, 1);
     let out = nndl(&[
         "trace",
         s(&model),

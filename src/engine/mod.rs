@@ -1690,6 +1690,20 @@ mod tests {
             momentum: 0.9,
             dropout: 0.3,
         };
+        // Mini-batches `skip` on, as `steps` loads them.
+        let (pixels, labels) = (&pixels, &labels);
+        let load_from = |skip: usize| {
+            move |t: usize, x: &mut [u8], y: &mut [f32]| {
+                let examples = start(skip + t)..start(skip + t + 1);
+                x[..examples.len() * k]
+                    .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
+                y.fill(0.0);
+                for (row, i) in examples.clone().enumerate() {
+                    y[row * 10 + labels[i]] = 1.0;
+                }
+                examples.len()
+            }
+        };
         for plain in [true, false] {
             let rule = if plain { Rule::sgd(3.0) } else { rule };
             let mut results = Vec::new();
@@ -1708,20 +1722,11 @@ mod tests {
                 let batch = |t: usize| start(t)..start(t + 1);
                 if pipelined {
                     let mut steps = 0;
-                    let load = |t: usize, x: &mut [u8], y: &mut [f32]| {
-                        let examples = batch(t);
-                        x[..examples.len() * k]
-                            .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
-                        y.fill(0.0);
-                        for (row, i) in examples.clone().enumerate() {
-                            y[row * 10 + labels[i]] = 1.0;
-                        }
-                        examples.len()
-                    };
-                    let taken = ws.steps(&mut net, sizes_of.len(), load, &rule, &mut || {
-                        steps += 1;
-                        true
-                    });
+                    let taken =
+                        ws.steps(&mut net, sizes_of.len(), load_from(0), &rule, &mut || {
+                            steps += 1;
+                            true
+                        });
                     assert_eq!((steps, taken), (sizes_of.len(), sizes_of.len()));
                 } else {
                     for t in 0..sizes_of.len() {
@@ -1742,19 +1747,6 @@ mod tests {
                     Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
                 let mut ws = Trainer::new(sizes, 10, threads);
                 ws.seed_dropout(3);
-                let (pixels, labels) = (&pixels, &labels);
-                let load_from = |skip: usize| {
-                    move |t: usize, x: &mut [u8], y: &mut [f32]| {
-                        let examples = start(skip + t)..start(skip + t + 1);
-                        x[..examples.len() * k]
-                            .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
-                        y.fill(0.0);
-                        for (row, i) in examples.clone().enumerate() {
-                            y[row * 10 + labels[i]] = 1.0;
-                        }
-                        examples.len()
-                    }
-                };
                 let mut heard = 0;
                 let taken = ws.steps(&mut net, sizes_of.len(), load_from(0), &rule, &mut || {
                     heard += 1;

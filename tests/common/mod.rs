@@ -76,14 +76,20 @@ pub fn fails(args: &[&str], code: i32, needles: &[&str]) {
     }
 }
 
-/// Writes a gzipped IDX file of unsigned bytes.
-pub fn write_idx(path: &Path, magic: u32, dims: &[u32], payload: &[u8]) {
-    use std::io::Write;
+/// An IDX file of unsigned bytes: magic number, dimensions, payload.
+pub fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut bytes = magic.to_be_bytes().to_vec();
     for d in dims {
         bytes.extend(d.to_be_bytes());
     }
     bytes.extend(payload);
+    bytes
+}
+
+/// Writes a gzipped IDX file of unsigned bytes.
+pub fn write_idx(path: &Path, magic: u32, dims: &[u32], payload: &[u8]) {
+    use std::io::Write;
+    let bytes = idx(magic, dims, payload);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&bytes).unwrap();
     fs::write(path, gz.finish().unwrap()).unwrap();
@@ -128,4 +134,25 @@ pub fn nndl_within(mb: u64, args: &[&str]) -> Output {
         .env_remove("NNDL_DATA")
         .output()
         .expect("prlimit runs the nndl binary")
+}
+
+/// Trains the chapter's network on the first `images` training images for
+/// `epochs` epochs, seed 1, into `dir/name`; returns the model's path.
+pub fn small_model(dir: &Path, name: &str, images: usize, epochs: usize) -> PathBuf {
+    let model = dir.join(name);
+    let (images, epochs) = (images.to_string(), epochs.to_string());
+    let out = nndl(&[
+        "train",
+        "--train-size",
+        &images,
+        "--epochs",
+        &epochs,
+        "--seed",
+        "1",
+        "--out",
+        s(&model),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    model
 }
