@@ -1,7 +1,9 @@
 //! Speed: feedforward of a mini-batch, one mini-batch update (feedforward,
 //! backpropagation and the step, timed over runs of 100 as training takes
 //! them), and one epoch of SGD over the 50,000 training images, for the
-//! networks the issues track; and data loading.
+//! networks the issues track; the same products through ndarray's `dot`
+//! (matrixmultiply), the dense baseline the kernels are measured against;
+//! the wide network's epoch as the 99% command trains it; and data loading.
 //! Run with `cargo bench`; it reads the bundled MNIST.
 
 use std::hint::black_box;
@@ -14,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use nndl::train::{Sgd, Silent};
-use nndl::{Dataset, Network, Rule, TrainConfig, Trainer, load_mnist};
+use nndl::{Activation, Cost, Dataset, Init, Network, Rule, TrainConfig, Trainer, load_mnist};
 
 /// (sizes, mini-batch, η).
 const NETWORKS: [(&[usize], usize, f64); 3] = [
@@ -81,6 +83,59 @@ fn mini_batch(c: &mut Criterion) {
     group.finish();
 }
 
+/// The dense baseline: the book's matrix-based step and feedforward, whose
+/// products are ndarray's `dot` (matrixmultiply), on the same mini-batch.
+fn baseline(c: &mut Criterion) {
+    let mnist = load_mnist(Path::new("data/mnist")).expect("bundled MNIST");
+    let mut group = c.benchmark_group("ndarray dot baseline");
+    for (sizes, m, eta) in NETWORKS {
+        let (x, y) = batch(&mnist.training, m);
+        let mut net = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+        group.bench_function(format!("feedforward {}", name(sizes, m)), |b| {
+            b.iter(|| black_box(net.feedforward_batch(x.t())))
+        });
+        group.bench_function(format!("update {}", name(sizes, m)), |b| {
+            b.iter(|| net.update_mini_batch(x.t(), y.t(), eta as f32))
+        });
+    }
+    group.finish();
+}
+
+/// The 99% command's network and rule: [784, 800, 10], ReLU, softmax, He
+/// initialisation, momentum 0.9, η = 0.1, at m = 10 and m = 100; an epoch
+/// of training (evaluation excluded) on two threads, and evaluation.
+fn wide(c: &mut Criterion) {
+    let mnist = load_mnist(Path::new("data/mnist")).expect("bundled MNIST");
+    let mut group = c.benchmark_group("wide");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(30));
+    for m in [10, 100] {
+        let config = TrainConfig {
+            sizes: vec![784, 800, 10],
+            batch_size: m,
+            eta: 0.1,
+            activation: Activation::Relu,
+            cost: Cost::LogLikelihood,
+            init: Init::He,
+            momentum: 0.9,
+            threads: 2,
+            ..TrainConfig::chapter(1)
+        };
+        let mut sgd = Sgd::<f32>::new(&config, &mnist.training).unwrap();
+        let what = "[784, 800, 10] ReLU/softmax/momentum";
+        group.bench_function(format!("SGD over 50,000 images {what} m={m}, 2 threads"), |b| {
+            b.iter(|| sgd.epoch(&mut Silent, &|| true))
+        });
+        if m == 100 {
+            group.bench_function(format!("evaluate 10,000 images {what}, 2 threads"), |b| {
+                b.iter(|| black_box(sgd.evaluate(&mnist.test)))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn epoch(c: &mut Criterion) {
     let mnist = load_mnist(Path::new("data/mnist")).expect("bundled MNIST");
     let mut group = c.benchmark_group("epoch");
@@ -114,5 +169,5 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mini_batch, epoch, load);
+criterion_group!(benches, mini_batch, baseline, epoch, wide, load);
 criterion_main!(benches);
