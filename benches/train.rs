@@ -124,9 +124,10 @@ fn wide(c: &mut Criterion) {
         };
         let mut sgd = Sgd::<f32>::new(&config, &mnist.training).unwrap();
         let what = "[784, 800, 10] ReLU/softmax/momentum";
-        group.bench_function(format!("SGD over 50,000 images {what} m={m}, 2 threads"), |b| {
-            b.iter(|| sgd.epoch(&mut Silent, &|| true))
-        });
+        group.bench_function(
+            format!("SGD over 50,000 images {what} m={m}, 2 threads"),
+            |b| b.iter(|| sgd.epoch(&mut Silent, &|| true)),
+        );
         if m == 100 {
             group.bench_function(format!("evaluate 10,000 images {what}, 2 threads"), |b| {
                 b.iter(|| black_box(sgd.evaluate(&mnist.test)))
