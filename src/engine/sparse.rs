@@ -511,23 +511,15 @@ fn affine_block<F: Float, const FMA: bool, const W: usize>(
     for i in out.examples.clone() {
         let (index, value) = x.example(i);
         let mut sums = [[[F::zero(); CHUNK]; W]; 4];
-        let add = |sums: &mut [[F; CHUNK]; W], k: u32, v: F| {
-            let row = &wt[k as usize * np + start..][..W * CHUNK];
-            for (sum, chunk) in sums.iter_mut().zip(row.chunks_exact(CHUNK)) {
-                for (s, &w) in sum.iter_mut().zip(chunk) {
-                    *s = madd::<F, FMA>(v, w, *s);
-                }
-            }
-        };
         let mut q = 0;
         while q + 4 <= index.len() {
             for (p, sum) in sums.iter_mut().enumerate() {
-                add(sum, index[q + p], value[q + p]);
+                add_row::<F, FMA, W>(sum, wt, np, start, index[q + p], value[q + p]);
             }
             q += 4;
         }
         for (p, sum) in sums.iter_mut().enumerate().take(index.len() - q) {
-            add(sum, index[q + p], value[q + p]);
+            add_row::<F, FMA, W>(sum, wt, np, start, index[q + p], value[q + p]);
         }
         for l in 0..W * CHUNK {
             let j = start + l;
@@ -537,6 +529,26 @@ fn affine_block<F: Float, const FMA: bool, const W: usize>(
             let (c, e) = (l / CHUNK, l % CHUNK);
             let sum = (sums[0][c][e] + sums[1][c][e]) + (sums[2][c][e] + sums[3][c][e]);
             z[(i - out.examples.start) * out.n + j] = sum + b[j];
+        }
+    }
+}
+
+/// sums += v · (row k of wt, lanes `start` on): a function, not a closure,
+/// so that it is always inlined into the kernel and compiled with its
+/// instruction set (a closure left out of line took a libm call per fma).
+#[inline(always)]
+fn add_row<F: Float, const FMA: bool, const W: usize>(
+    sums: &mut [[F; CHUNK]; W],
+    wt: &[F],
+    np: usize,
+    start: usize,
+    k: u32,
+    v: F,
+) {
+    let row = &wt[k as usize * np + start..][..W * CHUNK];
+    for (sum, chunk) in sums.iter_mut().zip(row.chunks_exact(CHUNK)) {
+        for (s, &w) in sum.iter_mut().zip(chunk) {
+            *s = madd::<F, FMA>(v, w, *s);
         }
     }
 }
