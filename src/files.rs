@@ -128,16 +128,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Reads a model or checkpoint: a regular file (or a symlink to one) of at
 /// most `MAX_READ` bytes, UTF-8, a byte-order mark skipped.
 pub fn read_text(path: &Path) -> Result<String> {
-    let m = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if m.is_dir() {
-        return Err(Error::invalid(path, "is a directory, not a file"));
-    }
-    if !m.is_file() {
-        return Err(Error::invalid(
-            path,
-            format!("is {}, not a regular file", kind_name(&m)),
-        ));
-    }
+    let m = check_input(path)?;
     if m.len() > MAX_READ {
         return Err(Error::invalid(
             path,
@@ -167,11 +158,12 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-/// Checks that an input is a regular file, or a symlink to one.
-pub fn check_input(path: &Path) -> Result<()> {
+/// Checks that an input is a regular file, or a symlink to one; returns
+/// its metadata.
+pub fn check_input(path: &Path) -> Result<fs::Metadata> {
     let m = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if m.is_file() {
-        Ok(())
+        Ok(m)
     } else if m.is_dir() {
         Err(Error::invalid(path, "is a directory, not a file"))
     } else {

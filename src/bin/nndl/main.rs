@@ -699,7 +699,7 @@ fn predict_in<F: NdFloat>(net: Network<F>, args: &PredictArgs) -> Result<()> {
     }
     let pixels = image_input::load_digit(&args.image)?;
     if let Some(path) = &args.save_input {
-        files::write_atomically(path, &print::input_png(&pixels))?;
+        files::write_atomically(path, &print::input_png(&pixels, path)?)?;
     }
     let x: Array1<F> = pixels
         .iter()

@@ -188,8 +188,8 @@ pub(crate) fn write_errors(
     Ok(mistakes.len())
 }
 
-/// `picture` encoded as PNG.
-fn png(picture: &image::DynamicImage, path: &std::path::Path) -> Result<Vec<u8>> {
+/// `picture` encoded as PNG; `path` names it in an error.
+pub(crate) fn png(picture: &image::DynamicImage, path: &std::path::Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     picture
         .write_to(

@@ -162,11 +162,7 @@ fn plot(rows: &[Row], out: &Path) -> Result<()> {
         .map_err(failed)?;
         let picture = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
             .ok_or_else(|| failed("a buffer of the wrong size".into()))?;
-        let mut png = Vec::new();
-        picture
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .map_err(|e| failed(e.to_string()))?;
-        png
+        crate::pictures::png(&image::DynamicImage::ImageRgb8(picture), out)?
     };
     files::write_atomically(out, &bytes)
 }

@@ -179,14 +179,11 @@ pub(crate) fn drawing(pixels: &[f64], outputs: &[f64], ascii: bool) -> String {
 }
 
 /// The 28 × 28 input as a grey PNG, ink white on black as MNIST has it.
-pub(crate) fn input_png(pixels: &[f64]) -> Vec<u8> {
+pub(crate) fn input_png(pixels: &[f64], path: &std::path::Path) -> nndl::Result<Vec<u8>> {
     let side = nndl::image_input::SIDE as u32;
     let img = image::GrayImage::from_fn(side, side, |x, y| {
         let v = pixels[(y * side + x) as usize];
         image::Luma([(v.clamp(0.0, 1.0) * 255.0).round() as u8])
     });
-    let mut png = Vec::new();
-    // Encoding 784 bytes into memory cannot fail.
-    let _ = img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
-    png
+    crate::pictures::png(&image::DynamicImage::ImageLuma8(img), path)
 }
