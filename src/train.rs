@@ -305,6 +305,8 @@ impl<'a, F: Real> Sgd<'a, F> {
         let f = |x: f64| F::from(x).unwrap_or_else(F::zero);
         let n = training.len().max(1) as f64;
         let mut trainer = Trainer::new(&config.sizes, m, config.threads);
+        // Sparse or dense first layer, from the whole training set's pixels.
+        trainer.expect_input(training);
         // Dropout draws from its own generator, so it does not disturb shuffling.
         trainer.seed_dropout(config.seed ^ 0x0005_eedd_40f0_u64);
         Ok(Sgd {

@@ -25,7 +25,7 @@ use crate::data::Dataset;
 use crate::network::{Gradient, Network, argmax};
 use crate::rules::{Evaluation, Rule, Velocity};
 use pool::Pool;
-use sparse::SparseRows;
+use sparse::{SparseRows, Tiles};
 
 pub use real::Real;
 
@@ -68,11 +68,14 @@ impl<F: Real> Network<F> {
 
     fn update_rows(&mut self, x: Input<F>, y: ArrayView2<F>, rule: &Rule<F>, ws: &mut Trainer<F>) {
         let m = y.ncols();
+        let k = self.sizes[0];
+        if ws.density.is_none() {
+            ws.density = Some(x.density(m * k));
+        }
         self.prepare(m, rule, ws);
         let mut targets = std::mem::take(&mut ws.targets);
         let y = rows_of(y, &mut targets);
-        let k = self.sizes[0];
-        if self.sparse_first() {
+        if ws.sparse_first() {
             let first = &mut ws.buffers.first;
             let rows = &mut first.rows[first.cur];
             match x {
@@ -117,16 +120,22 @@ impl<F: Real> Network<F> {
             return 0;
         }
         let capacity = ws.capacity.max(1);
+        let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
+        if ws.density.is_none() {
+            // Not told the data set's: the first mini-batch's.
+            let m = load(0, &mut ws.pixels[0], &mut ws.target_rows[0]);
+            ws.density = Some(Input::<F>::Pixels(&ws.pixels[0][..m * k]).density(m * k));
+        }
         self.prepare(capacity, rule, ws);
-        if self.sparse_first() && self.backward_is_serial(capacity, &ws.pool) {
+        let sparse = ws.sparse_first();
+        let shared = sparse && ws.buffers.first.tiles.threads() > 1;
+        if sparse && !shared && self.backward_is_serial(capacity, &ws.pool) {
             return self.update_sparse_batches(batches, load, rule, ws, done);
         }
-        let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
         let mut pixels = std::mem::take(&mut ws.pixels);
         let mut targets = std::mem::take(&mut ws.target_rows);
         let mut m = load(0, &mut pixels[0], &mut targets[0]);
         assert!(m <= capacity, "a mini-batch larger than the workspace");
-        let sparse = self.sparse_first();
         if sparse {
             let first = &mut ws.buffers.first;
             first.cur = 0;
@@ -153,15 +162,19 @@ impl<F: Real> Network<F> {
                 ..
             } = ws;
             let Buffers {
-                activations, first, ..
+                activations,
+                first,
+                split,
+                ..
             } = buffers;
             let FirstLayer {
-                np,
+                tiles,
                 wt,
                 vt,
                 rows: [rows0, rows1, _],
                 cur,
                 c,
+                ..
             } = first;
             let (rows, next_rows) = if *cur == 0 {
                 (&*rows0, rows1)
@@ -177,27 +190,50 @@ impl<F: Real> Network<F> {
                     }
                 }
             };
+            // BP4 on a sparse first layer all on one thread (`alone`): the
+            // delta is −(η/m) δ², as `backward` left it.
+            let one_thread_bp4 = |delta: &[F], c: &mut [F], wt: &mut [F], vt: &mut [F]| {
+                padded_rows(delta, n, c, tiles.np);
+                first_tiles(tiles, wt, vt, c, Some((rows, rule)), None, alone);
+            };
             if self.backward_is_serial(m, pool) {
                 // The helper loads while this thread backpropagates, and,
-                // if sparse, moves w² (which needs only this mini-batch).
+                // if sparse on one thread, moves w² (which needs only this
+                // mini-batch).
                 pool.join(load_next, || {
                     self.backward(m, y, rule, activations, back, dropout, alone);
-                    if sparse {
-                        let delta = &back.deltas[0][..m * n];
-                        sparse_bp4(rows, delta, n, *np, c, wt, vt, rule);
+                    if sparse && !shared {
+                        one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt);
                     }
                 });
             } else {
                 load_next();
                 self.backward(m, y, rule, activations, back, dropout, pool);
-                if sparse {
-                    let delta = &back.deltas[0][..m * n];
-                    sparse_bp4(rows, delta, n, *np, c, wt, vt, rule);
+                if sparse && !shared {
+                    one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt);
                 }
             }
             assert!(m_next <= capacity, "a mini-batch larger than the workspace");
             let next_x = more.then(|| (Input::Pixels(&next[..m_next * k]), m_next));
-            let fused = !sparse && self.first_layer_step(x, m, rule, ws, next_x);
+            let fused = if shared {
+                // Each thread moves its tiles of w² and at once feeds the
+                // next mini-batch through them, while they are in its cache.
+                padded_rows(&back.deltas[0][..m * n], n, c, tiles.np);
+                let b = self.biases[0]
+                    .as_slice()
+                    .expect("biases are kept in standard layout");
+                let forward = more.then_some(Forward {
+                    rows: &*next_rows,
+                    b,
+                    f: (self.layers() > 1).then_some(self.activation),
+                    a: &mut activations[0],
+                    split,
+                });
+                first_tiles(tiles, wt, vt, c, Some((rows, rule)), forward, pool);
+                more
+            } else {
+                !sparse && self.first_layer_step(x, m, rule, ws, next_x)
+            };
             ws.buffers.first.cur = 1 - ws.buffers.first.cur;
             if let Some((x, m)) = next_x {
                 let from = usize::from(fused);
@@ -220,32 +256,26 @@ impl<F: Real> Network<F> {
         taken
     }
 
-    /// Whether the first layer trains on its lit inputs only, through its
-    /// transposed weights (see `sparse`): where a row of those is at most
-    /// four vectors. Wider layers take the dense kernels, split between
-    /// the threads.
-    fn sparse_first(&self) -> bool {
-        self.sizes[1] <= SPARSE_MAX
-    }
-
     /// Copies w² into the workspace's transposed copy, if the first layer
     /// trains sparse.
     fn load_first(&self, ws: &mut Trainer<F>) {
-        if self.sparse_first() {
-            let (n, k) = (self.sizes[1], self.sizes[0]);
+        if ws.sparse_first() {
+            let first = &mut ws.buffers.first;
             let w = weights_slice(&self.weights[0]);
-            sparse::transpose_in(w, n, k, &mut ws.buffers.first.wt);
+            first.tiles.transpose_in(w, &mut first.wt);
+            first.active = true;
         }
     }
 
     /// Copies the transposed w² back into the network.
-    fn store_first(&mut self, ws: &Trainer<F>) {
-        if self.sparse_first() {
-            let (n, k) = (self.sizes[1], self.sizes[0]);
+    fn store_first(&mut self, ws: &mut Trainer<F>) {
+        if ws.sparse_first() {
+            let first = &mut ws.buffers.first;
             let w = self.weights[0]
                 .as_slice_mut()
                 .expect("weights are kept in standard layout");
-            sparse::transpose_out(&ws.buffers.first.wt, n, k, w);
+            first.tiles.transpose_out(&first.wt, w);
+            first.active = false;
         }
     }
 
@@ -317,8 +347,17 @@ impl<F: Real> Network<F> {
                     self.backward(m, y, rule, &buffers.activations, back, dropout, alone);
                     let first = &mut buffers.first;
                     let delta = &back.deltas[0][..m * n];
-                    let (np, c, wt, vt) = (first.np, &mut first.c, &mut first.wt, &mut first.vt);
-                    sparse_bp4(&first.rows[this], delta, n, np, c, wt, vt, rule);
+                    padded_rows(delta, n, &mut first.c, first.tiles.np);
+                    let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &first.c);
+                    first_tiles(
+                        tiles,
+                        wt,
+                        vt,
+                        c,
+                        Some((&first.rows[this], rule)),
+                        None,
+                        alone,
+                    );
                     if t + 1 < batches {
                         first.cur = next;
                         let x = Input::Pixels(&pixels[next][..sizes[next] * k]);
@@ -350,6 +389,7 @@ impl<F: Real> Network<F> {
     /// Makes the workspace ready for steps on mini-batches of up to m examples.
     fn prepare(&self, m: usize, rule: &Rule<F>, ws: &mut Trainer<F>) {
         ws.reserve(&self.sizes, m);
+        ws.settle_first(&self.sizes);
         if rule.momentum != F::zero() {
             ws.reserve_velocities(&self.sizes);
         }
@@ -498,12 +538,13 @@ impl<F: Real> Network<F> {
         next: Option<(Input<F>, usize)>,
     ) -> bool {
         let (n, k) = (self.sizes[1], self.sizes[0]);
-        if self.sparse_first() {
+        if ws.sparse_first() {
             let first = &mut ws.buffers.first;
             let delta = &ws.back.deltas[0][..m * n];
+            padded_rows(delta, n, &mut first.c, first.tiles.np);
+            let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &first.c);
             let rows = &first.rows[first.cur];
-            let (np, c, wt, vt) = (first.np, &mut first.c, &mut first.wt, &mut first.vt);
-            sparse_bp4(rows, delta, n, np, c, wt, vt, rule);
+            first_tiles(tiles, wt, vt, c, Some((rows, rule)), None, &ws.pool);
             return false;
         }
         let Trainer {
@@ -628,20 +669,35 @@ impl<F: Real> Network<F> {
         training: bool,
     ) {
         let (n, k) = (self.sizes[i + 1], self.sizes[i]);
-        if i == 0 && training && self.sparse_first() {
-            let first = &buffers.first;
-            let a = &mut buffers.activations[0][..m * n];
+        if i == 0 && buffers.first.active {
+            let Buffers {
+                activations,
+                split,
+                first,
+                ..
+            } = buffers;
+            let FirstLayer {
+                tiles,
+                wt,
+                vt,
+                rows,
+                cur,
+                c,
+                ..
+            } = first;
             let b = self.biases[0]
                 .as_slice()
                 .expect("biases are kept in standard layout");
-            let rows = &first.rows[first.cur];
+            let rows = &rows[*cur];
             assert_eq!(rows.len(), m, "the lit inputs of this mini-batch");
-            // On this thread alone: the helper reading w² while this thread
-            // writes it in BP4 would move its cache lines between the cores.
-            real::sparse_affine(rows, 0..m, &first.wt, first.np, n, b, a);
-            if self.layers() > 1 {
-                apply(self.activation, a);
-            }
+            let forward = Forward {
+                rows,
+                b,
+                f: (self.layers() > 1).then_some(self.activation),
+                a: &mut activations[0][..m * n],
+                split,
+            };
+            first_tiles(tiles, wt, vt, c, None, Some(forward), pool);
             return;
         }
         let Buffers {
@@ -813,8 +869,11 @@ impl<F: Real> Network<F> {
     }
 }
 
-/// First layers of up to this many neurons train sparse (see `sparse`).
-const SPARSE_MAX: usize = 4 * sparse::CHUNK;
+/// The first layer trains on its lit inputs only (see `sparse`) when at
+/// most this share of the input is nonzero: measured on the data set, or
+/// else on the first mini-batch, once, so a run's model does not depend
+/// on when it was measured.
+const SPARSE_DENSITY: f64 = 0.5;
 
 /// Work below this many multiply-adds stays on one thread: splitting it
 /// would cost more than it saves.
@@ -840,6 +899,10 @@ pub struct Trainer<F> {
     /// No helper: for work done while the helper is busy.
     alone: Pool,
     dropout: Dropout<F>,
+    /// The input's share of nonzero values, once measured, and with it
+    /// whether the first layer trains sparse (see `settle_first`).
+    density: Option<f64>,
+    sparse: Option<bool>,
 }
 
 /// What the backward pass writes.
@@ -868,9 +931,13 @@ struct Buffers<F> {
 
 /// The first layer's state when it trains sparse.
 struct FirstLayer<F> {
-    /// Neurons padded to whole vectors.
-    np: usize,
-    /// w² transposed (n_1 × np), and momentum's velocity alike.
+    /// How `wt` and `vt` lie: in tiles of neurons, each thread its own.
+    tiles: Tiles,
+    /// Whether `wt` holds the network's w² now, so the forward pass reads
+    /// it: from `load_first` to `store_first` in training, and while
+    /// evaluating sparse input.
+    active: bool,
+    /// w² transposed (n_1 × np), tiled, and momentum's velocity alike.
     wt: Vec<F>,
     vt: Vec<F>,
     /// The lit inputs of this mini-batch (`rows[cur]`) and of the next two.
@@ -908,6 +975,17 @@ fn layer_input<'c, F: Real>(
 }
 
 impl<'a, F: Real> Input<'a, F> {
+    /// The share of nonzero values in the first `len`.
+    fn density(self, len: usize) -> f64 {
+        match self {
+            Input::Values(v) => {
+                let lit = v[..len].iter().filter(|&&x| x != F::zero()).count();
+                lit as f64 / len.max(1) as f64
+            }
+            Input::Pixels(p) => lit_share(&p[..len]),
+        }
+    }
+
     /// Rows `rows` of the input, k values each: where they lie, or
     /// converted into `buffer`.
     fn rows<'c>(self, rows: Range<usize>, k: usize, buffer: &'c mut [F]) -> &'c [F]
@@ -1082,28 +1160,108 @@ fn option_pieces<'a, F>(
     (0..parts.len() - 1).map(move |_| pieces.as_mut().and_then(Iterator::next))
 }
 
-/// BP4 for a sparse first layer (see `sparse`), from its lit inputs `rows`
-/// and −(η/m) δ² (m × n): into the transposed weights `wt`, or through
-/// the velocity `vt`; `c` is scratch for δ² padded to np.
-#[allow(clippy::too_many_arguments)]
-fn sparse_bp4<F: Real>(
-    rows: &SparseRows<F>,
-    delta: &[F],
-    n: usize,
-    np: usize,
-    c: &mut [F],
-    wt: &mut [F],
-    vt: &mut [F],
-    rule: &Rule<F>,
-) {
-    for (c, d) in c.chunks_exact_mut(np).zip(delta.chunks_exact(n)) {
+/// −(η/m) δ² (m × n) into `c`, each row padded with zeros to np.
+fn padded_rows<F: Real>(delta: &[F], n: usize, c: &mut [F], np: usize) {
+    for (c, d) in c.chunks_exact_mut(np).zip(delta.chunks_exact(n.max(1))) {
         c[..n].copy_from_slice(d);
     }
-    if rule.momentum != F::zero() {
-        real::sparse_rank_update(rows, c, vt, np, rule.scale());
-        real::momentum_step(wt, vt, rule.decay);
+}
+
+/// Where `first_tiles` feeds a mini-batch through the sparse first layer.
+struct Forward<'a, F> {
+    /// The mini-batch's lit inputs.
+    rows: &'a SparseRows<F>,
+    b: &'a [F],
+    /// The hidden layer's activation; None for an output layer (z alone).
+    f: Option<Activation>,
+    /// a² (m × n), and room for the threads' blocks of it.
+    a: &'a mut [F],
+    split: &'a mut [F],
+}
+
+/// The sparse first layer's work (see `sparse`), tile by tile, each thread
+/// on its own tiles of `wt` (and `vt`) while they are in its cache: with
+/// `step` (a mini-batch's lit inputs and the rule), BP4 from them and
+/// c = −(η/m) δ² (rows padded to np): wt → (1 − ηλ/n) wt + Σ_x x c, or
+/// through the velocity vt; then, with `forward`, z = w x + b of another
+/// mini-batch, f(z) for a hidden layer. Every entry is computed as on one
+/// thread, whatever the tiles.
+#[allow(clippy::too_many_arguments)]
+fn first_tiles<F: Real>(
+    tiles: &Tiles,
+    wt: &mut [F],
+    vt: &mut [F],
+    c: &[F],
+    step: Option<(&SparseRows<F>, &Rule<F>)>,
+    forward: Option<Forward<F>>,
+    pool: &Pool,
+) {
+    let (n, k, np) = (tiles.n, tiles.k, tiles.np);
+    let threads = tiles.threads();
+    let momentum = step.is_some_and(|(_, rule)| rule.momentum != F::zero());
+    let mut vts: Vec<Option<&mut [F]>> = if momentum {
+        tiles
+            .parts_mut(vt)
+            .into_iter()
+            .map(|(_, v)| Some(v))
+            .collect()
     } else {
-        real::sparse_rank_update(rows, c, wt, np, rule.scale());
+        Vec::new()
+    };
+    vts.resize_with(threads, || None);
+    // The forward pass: its input, biases and activation, and each
+    // thread's block of z, with its first neuron and row length.
+    let parts = tiles.neuron_parts();
+    let mut outs: Vec<Option<(&mut [F], usize, usize)>> = Vec::new();
+    let mut input = None;
+    let mut forward = forward;
+    if let Some(Forward {
+        rows,
+        b,
+        f,
+        a,
+        split,
+    }) = forward.as_mut()
+    {
+        let m = rows.len();
+        input = Some((*rows, *b, *f, m));
+        if m > 0 && threads > 1 {
+            outs.extend(
+                pieces_mut(&mut split[..m * n], &parts, m)
+                    .zip(parts.windows(2))
+                    .map(|(out, p)| Some((out, p[0], p[1] - p[0]))),
+            );
+        } else if m > 0 {
+            outs.push(Some((&mut a[..m * n], 0, n)));
+        }
+    }
+    outs.resize_with(threads, || None);
+    let items: Vec<_> = tiles.parts_mut(wt).into_iter().zip(vts).zip(outs).collect();
+    pool.scatter(items, |(((spans, w), mut v), mut out)| {
+        let base = spans.first().map_or(0, |&(start, _)| start);
+        for &(start, width) in &spans {
+            let tile = k * (start - base)..k * (start - base + width);
+            let w = &mut w[tile.clone()];
+            if let Some((rows, rule)) = step {
+                let (c, v) = (&c[start..], v.as_deref_mut().map(|v| &mut v[tile]));
+                let (scale, decay) = (rule.scale(), rule.decay);
+                real::sparse_tile_step(rows.by_input(), c, np, w, v, width, scale, decay);
+            }
+            if let (Some((rows, b, _, m)), Some((out, first, ldz))) = (input, out.as_mut()) {
+                let lanes = n.saturating_sub(start).min(width);
+                let (b, out) = (&b[start..], &mut out[start - *first..]);
+                real::sparse_affine(rows, 0..m, w, width, lanes, b, out, *ldz);
+            }
+        }
+        if let (Some((_, _, Some(f), _)), Some((out, ..))) = (input, out) {
+            apply(f, out);
+        }
+    });
+    if let Some(Forward { rows, a, split, .. }) = forward
+        && threads > 1
+    {
+        let m = rows.len();
+        interleave(&split[..m * n], &mut a[..m * n], n, &parts);
     }
 }
 
@@ -1131,7 +1289,8 @@ impl<F: Real> Buffers<F> {
             scaled: Vec::new(),
             helper_has_input: false,
             first: FirstLayer {
-                np: 0,
+                tiles: Tiles::default(),
+                active: false,
                 wt: Vec::new(),
                 vt: Vec::new(),
                 rows: [SparseRows::new(), SparseRows::new(), SparseRows::new()],
@@ -1149,7 +1308,6 @@ impl<F: Real> Buffers<F> {
         self.scaled = vec![vec![F::zero(); m * sizes[0]]; threads.max(1)];
         let np = sparse::padded(sizes[1]);
         let first = &mut self.first;
-        first.np = np;
         first.wt = vec![F::zero(); sizes[0] * np];
         first.c = vec![F::zero(); m * np];
     }
@@ -1195,6 +1353,8 @@ impl<F: Real> Trainer<F> {
                 masks: Vec::new(),
                 pre: Vec::new(),
             },
+            density: None,
+            sparse: None,
         };
         trainer.reserve(sizes, capacity);
         trainer
@@ -1257,9 +1417,11 @@ impl<F: Real> Trainer<F> {
         let mut v = Velocity::zeros(net);
         for (i, (vw, vb)) in v.weights.iter_mut().zip(&mut v.biases).enumerate() {
             let vw = vw.as_slice_mut().expect("fresh arrays are contiguous");
-            if i == 0 && net.sparse_first() {
-                let (n, k) = (net.sizes[1], net.sizes[0]);
-                sparse::transpose_out(&self.buffers.first.vt, n, k, vw);
+            if i == 0 && self.sparse_first() {
+                self.buffers
+                    .first
+                    .tiles
+                    .transpose_out(&self.buffers.first.vt, vw);
             } else {
                 vw.copy_from_slice(&back.velocity_w[i]);
             }
@@ -1273,6 +1435,7 @@ impl<F: Real> Trainer<F> {
     /// Sets momentum's velocities, as `velocity` gives them, for `net`.
     pub fn set_velocity(&mut self, net: &Network<F>, v: &Velocity<F>) {
         self.reserve_velocities(&net.sizes);
+        let sparse = self.sparse_first();
         let back = &mut self.back;
         for (i, (vw, vb)) in v.weights.iter().zip(&v.biases).enumerate() {
             assert_eq!(
@@ -1284,9 +1447,9 @@ impl<F: Real> Trainer<F> {
             assert_eq!(vb.len(), net.biases[i].len(), "velocity of layer {}", i + 2);
             let vw = vw.as_standard_layout();
             let vw = vw.as_slice().expect("standard layout is contiguous");
-            if i == 0 && net.sparse_first() {
-                let (n, k) = (net.sizes[1], net.sizes[0]);
-                sparse::transpose_in(vw, n, k, &mut self.buffers.first.vt);
+            if i == 0 && sparse {
+                let first = &mut self.buffers.first;
+                first.tiles.transpose_in(vw, &mut first.vt);
             } else {
                 back.velocity_w[i].copy_from_slice(vw);
             }
@@ -1371,6 +1534,52 @@ impl<F: Real> Trainer<F> {
         self.capacity = m;
     }
 
+    /// Measures the input `data` will give, its share of nonzero pixels,
+    /// which decides whether the first layer trains on the lit pixels
+    /// only. Without it, the first mini-batch is measured. Either way the
+    /// choice is made once, before the first step, and kept.
+    pub fn expect_input(&mut self, data: &Dataset) {
+        if self.density.is_none() {
+            self.density = Some(lit_share(&data.images));
+        }
+    }
+
+    /// Whether the first layer trains sparse, as settled.
+    fn sparse_first(&self) -> bool {
+        self.sparse == Some(true)
+    }
+
+    /// Settles, once the input's density is known, whether the first layer
+    /// of `sizes` trains sparse, and if so its tiles: shared among the
+    /// threads where a mini-batch's work is worth splitting. A velocity
+    /// set before moves into the tiles.
+    fn settle_first(&mut self, sizes: &[usize]) {
+        let (k, n) = (sizes[0], sizes[1]);
+        let Some(density) = self.density else {
+            return;
+        };
+        let first = &mut self.buffers.first;
+        if self.sparse.is_some() && (first.tiles.k, first.tiles.n) == (k, n) {
+            return;
+        }
+        let sparse = density <= SPARSE_DENSITY;
+        self.sparse = Some(sparse);
+        if sparse {
+            let work = self.capacity as f64 * (n * k) as f64 * density;
+            let threads = if work >= PARALLEL_MIN as f64 {
+                self.pool.threads()
+            } else {
+                1
+            };
+            first.tiles = Tiles::new(n, k, threads);
+            if let Some(v) = self.back.velocity_w.first()
+                && self.back.velocity_w.len() + 1 == sizes.len()
+            {
+                first.tiles.transpose_in(v, &mut first.vt);
+            }
+        }
+    }
+
     /// Seeds the generator that draws dropout's masks.
     pub fn seed_dropout(&mut self, seed: u64) {
         self.dropout.rng = ChaCha8Rng::seed_from_u64(seed);
@@ -1421,6 +1630,12 @@ fn rows_of<'a, F: Real>(x: ArrayView2<'a, F>, buffer: &'a mut Vec<F>) -> &'a [F]
     buffer.clear();
     buffer.extend(rows.iter().copied());
     buffer
+}
+
+/// The share of nonzero bytes in `bytes`.
+fn lit_share(bytes: &[u8]) -> f64 {
+    let lit = bytes.iter().filter(|&&b| b != 0).count();
+    lit as f64 / bytes.len().max(1) as f64
 }
 
 fn weights_slice<F: Real>(w: &Array2<F>) -> &[F] {
@@ -1484,20 +1699,25 @@ mod tests {
 
     /// One engine step equals one book step, to 1e-12 of the step, in f64:
     /// every cost (and so output layer) × neuron, sparse and dense first
-    /// layers, one and two hidden layers, one and two threads, under the
+    /// layers, one and two hidden layers, one to four threads, under the
     /// chapter's rule, L2, momentum (two steps, so the velocity carries)
     /// and dropout with the engine's masks; and the engine's gradient is
     /// the book's.
     #[test]
     fn engine_steps_are_the_books() {
-        // [20, 12, …] trains its first layer sparse, [20, 70, …] dense;
-        // [784, 100, 10] at m = 10 is large enough to split between threads.
-        let networks: [&[usize]; 5] = [
-            &[20, 12, 5],
-            &[20, 12, 9, 5],
-            &[20, 70, 5],
-            &[20, 70, 9, 5],
-            &[784, 100, 10],
+        // Input four fifths zero trains the first layer sparse, input with
+        // no zero dense. [20, 12, …] is one tile on one thread; [20, 70, …]
+        // two tiles; at m = 10, [784, 100, 10] is large enough to share
+        // between threads, its tiles or its rows of w.
+        let networks: [(&[usize], bool); 8] = [
+            (&[20, 12, 5], true),
+            (&[20, 12, 9, 5], true),
+            (&[20, 70, 5], true),
+            (&[20, 70, 9, 5], true),
+            (&[20, 70, 5], false),
+            (&[20, 70, 9, 5], false),
+            (&[784, 100, 10], true),
+            (&[784, 100, 10], false),
         ];
         let rules = [
             Rule::sgd(0.7),
@@ -1517,13 +1737,20 @@ mod tests {
         ];
         let mut worst = 0.0f64;
         let mut cases = 0;
-        for (n, sizes) in networks.into_iter().enumerate() {
+        for (n, (sizes, sparse)) in networks.into_iter().enumerate() {
             let m = 10;
             let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
-            // Four inputs in five zero, as in MNIST, the rest in (0, 1].
+            // Four inputs in five zero, as in MNIST, the rest in (0, 1]; or
+            // every input in (0, 1].
             let x = Array2::from_shape_fn((sizes[0], m), |_| {
                 let v: f64 = rng.random();
-                if v < 0.8 { 0.0 } else { (v - 0.8) * 5.0 }
+                if !sparse {
+                    1.0 - v
+                } else if v < 0.8 {
+                    0.0
+                } else {
+                    (v - 0.8) * 5.0
+                }
             });
             let n_out = sizes[sizes.len() - 1];
             let y = Array2::from_shape_fn((n_out, m), |(j, i)| {
@@ -1539,6 +1766,9 @@ mod tests {
                     for &t in threads {
                         let mut ws = Trainer::new(sizes, m, t);
                         let gradient = ws.gradient(&start, x.view(), y.view());
+                        assert_eq!(ws.sparse, Some(sparse), "{sizes:?}");
+                        let shared = ws.buffers.first.tiles.threads() > 1;
+                        assert_eq!(shared, sparse && t > 1 && sizes[0] > 100);
                         let (nabla_b, nabla_w) = start.backprop_batch(x.view(), y.view());
                         let mut as_net = start.clone();
                         as_net.weights = gradient.1;
@@ -1595,21 +1825,46 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, (4 + 4) * 12 * 4);
+        assert_eq!(cases, (6 + 4 + 4) * 12 * 4);
         eprintln!("engine against book: {cases} cases, worst {worst:.1e} of a step");
     }
 
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    /// Pixel bytes give the same steps as their values, on one thread or
-    /// two (where the helper converts the bytes itself), with every rule.
+    /// Bytes with four in five zero, as in MNIST, or hardly any: the first
+    /// layer trains sparse on the first, dense on the second.
+    fn test_pixels(len: usize, sparse: bool) -> Vec<u8> {
+        (0..len)
+            .map(|i| {
+                if sparse && (i * 13) % 5 != 0 {
+                    0
+                } else {
+                    ((i * 7919) % 256) as u8
+                }
+            })
+            .collect()
+    }
+
+    /// Pixel bytes give the same steps as their values, on one to four
+    /// threads (where each helper converts the bytes itself), with every
+    /// rule, sparse or dense.
     #[test]
     fn pixel_steps_match_value_steps_on_any_thread_count() {
-        // Large enough for the first layer to be split between threads.
-        let sizes = [784, 30, 10];
+        // Large enough for the first layer to be split between threads,
+        // dense by rows of w, sparse by tiles ([784, 200, 10]).
+        for (sizes, sparse) in [
+            ([784, 30, 10], false),
+            ([784, 30, 10], true),
+            ([784, 200, 10], true),
+        ] {
+            pixel_steps_match_value_steps_for(&sizes, sparse);
+        }
+    }
+
+    fn pixel_steps_match_value_steps_for(sizes: &[usize], sparse: bool) {
         let (m, k) = (10, sizes[0]);
-        let pixels: Vec<u8> = (0..3 * m * k).map(|i| ((i * 7919) % 256) as u8).collect();
+        let pixels = test_pixels(3 * m * k, sparse);
         let labels: Vec<usize> = (0..3 * m).map(|i| (i * 3) % 10).collect();
         let rules = [
             Rule::sgd(3.0f32),
@@ -1631,8 +1886,8 @@ mod tests {
                 (4, false),
             ] {
                 let mut net =
-                    Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
-                let mut ws = Trainer::new(&sizes, m, threads);
+                    Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+                let mut ws = Trainer::new(sizes, m, threads);
                 ws.seed_dropout(9);
                 for step in 0..3 {
                     let batch = &pixels[step * m * k..(step + 1) * m * k];
@@ -1648,11 +1903,12 @@ mod tests {
                         ws.step(&mut net, x.view(), y.view(), &rule);
                     }
                 }
+                assert_eq!(ws.sparse, Some(sparse));
                 results.push(net);
             }
             assert!(
                 results[0].weights
-                    != Network::<f32>::new(&sizes, &mut ChaCha8Rng::seed_from_u64(5))
+                    != Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(5))
                         .unwrap()
                         .weights
             );
@@ -1668,20 +1924,27 @@ mod tests {
     /// step at a time, whatever the threads, with a short last mini-batch.
     #[test]
     fn pipelined_steps_match_single_steps() {
-        // A sparse first layer with small layers after it, a dense one, and
-        // a sparse one before a layer large enough to split. Mini-batches of
-        // 3 are too small to split: the dense pipeline passes between the
-        // fused and the plain first-layer step both ways.
-        for sizes in [&[784, 30, 10][..], &[784, 100, 10], &[784, 64, 256, 10]] {
-            pipelined_steps_match_single_steps_for(sizes);
+        // A sparse first layer with small layers after it; a wide one
+        // shared between the threads by tiles; a sparse one before a layer
+        // large enough to split; and dense first layers, narrow and wide.
+        // Mini-batches of 3 are too small to split: the dense pipeline
+        // passes between the fused and the plain first-layer step both ways.
+        for (sizes, sparse) in [
+            (&[784, 30, 10][..], true),
+            (&[784, 100, 10], true),
+            (&[784, 64, 256, 10], true),
+            (&[784, 30, 10], false),
+            (&[784, 100, 10], false),
+        ] {
+            pipelined_steps_match_single_steps_for(sizes, sparse);
         }
     }
 
-    fn pipelined_steps_match_single_steps_for(sizes: &[usize]) {
+    fn pipelined_steps_match_single_steps_for(sizes: &[usize], sparse: bool) {
         let k = sizes[0];
         let sizes_of = [10, 10, 3, 10, 7];
         let total: usize = sizes_of.iter().sum();
-        let pixels: Vec<u8> = (0..total * k).map(|i| ((i * 7919) % 256) as u8).collect();
+        let pixels = test_pixels(total * k, sparse);
         let labels: Vec<usize> = (0..total).map(|i| (i * 7) % 10).collect();
         let start = |t: usize| sizes_of[..t].iter().sum::<usize>();
         let rule = Rule {
@@ -1731,6 +1994,11 @@ mod tests {
                 } else {
                     for t in 0..sizes_of.len() {
                         let examples = batch(t);
+                        if t == 1 {
+                            assert_eq!(ws.sparse, Some(sparse));
+                            let shared = ws.buffers.first.tiles.threads() > 1;
+                            assert_eq!(shared, sparse && threads > 1 && sizes[1] == 100);
+                        }
                         let y = Array2::from_shape_fn((10, examples.len()), |(j, i)| {
                             f32::from(u8::from(labels[examples.start + i] == j))
                         });

@@ -9,7 +9,7 @@ use std::ops::Range;
 use ndarray::NdFloat;
 
 use super::kernels::{self, Simd, simd};
-use super::sparse::{self, CHUNK, SparseRows};
+use super::sparse::{self, ByInput, CHUNK, SparseRows};
 
 /// A float type the engine trains in: f32 or f64. Sealed: the engine's
 /// kernels exist for these two alone.
@@ -75,15 +75,20 @@ mod sealed {
             n: usize,
             b: &[Self],
             z: &mut [Self],
+            ldz: usize,
         );
         /// # Safety
-        /// The sizes `real::sparse_rank_update` asserts.
-        unsafe fn sparse_rank_update_raw(
-            x: &SparseRows<Self>,
+        /// The sizes `real::sparse_tile_step` asserts.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn sparse_tile_step_raw(
+            x: &ByInput<Self>,
             c: &[Self],
-            wt: &mut [Self],
+            ldc: usize,
+            w: &mut [Self],
+            v: Option<&mut [Self]>,
             np: usize,
             scale: Self,
+            decay: Self,
         );
         fn fill_from_pixels(rows: &mut SparseRows<Self>, pixels: &[u8], k: usize);
     }
@@ -160,20 +165,24 @@ impl sealed::Sealed for f64 {
         n: usize,
         b: &[f64],
         z: &mut [f64],
+        ldz: usize,
     ) {
         // SAFETY: by the caller's word.
-        unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z) }
+        unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z, ldz) }
     }
 
-    unsafe fn sparse_rank_update_raw(
-        x: &SparseRows<f64>,
+    unsafe fn sparse_tile_step_raw(
+        x: &ByInput<f64>,
         c: &[f64],
-        wt: &mut [f64],
+        ldc: usize,
+        w: &mut [f64],
+        v: Option<&mut [f64]>,
         np: usize,
         scale: f64,
+        decay: f64,
     ) {
         // SAFETY: by the caller's word.
-        unsafe { sparse_rank_update_generic(x, c, wt, np, scale) }
+        unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay) }
     }
 
     fn fill_from_pixels(rows: &mut SparseRows<f64>, pixels: &[u8], k: usize) {
@@ -277,32 +286,36 @@ impl sealed::Sealed for f32 {
         n: usize,
         b: &[f32],
         z: &mut [f32],
+        ldz: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
         if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
             // SAFETY: simd() found AVX-512F; rows of at most BLOCK chunks; the
             // caller asserted the sizes.
-            return unsafe { sparse::avx512::affine(x, examples, wt, np, n, b, z) };
+            return unsafe { sparse::avx512::affine(x, examples, wt, np, n, b, z, ldz) };
         }
         // SAFETY: by the caller's word.
-        unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z) }
+        unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z, ldz) }
     }
 
-    unsafe fn sparse_rank_update_raw(
-        x: &SparseRows<f32>,
+    unsafe fn sparse_tile_step_raw(
+        x: &ByInput<f32>,
         c: &[f32],
-        wt: &mut [f32],
+        ldc: usize,
+        w: &mut [f32],
+        v: Option<&mut [f32]>,
         np: usize,
         scale: f32,
+        decay: f32,
     ) {
         #[cfg(target_arch = "x86_64")]
         if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
             // SAFETY: simd() found AVX-512F; rows of at most BLOCK chunks; the
             // caller asserted the sizes.
-            return unsafe { sparse::avx512::rank_update(x, c, wt, np, scale) };
+            return unsafe { sparse::avx512::tile_step(x, c, ldc, w, v, np, scale, decay) };
         }
         // SAFETY: by the caller's word.
-        unsafe { sparse_rank_update_generic(x, c, wt, np, scale) }
+        unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay) }
     }
 
     fn fill_from_pixels(rows: &mut SparseRows<f32>, pixels: &[u8], k: usize) {
@@ -320,6 +333,7 @@ impl sealed::Sealed for f32 {
 ///
 /// # Safety
 /// The sizes `sparse_affine` asserts.
+#[allow(clippy::too_many_arguments)]
 unsafe fn sparse_affine_generic<F: NdFloat>(
     x: &SparseRows<F>,
     examples: Range<usize>,
@@ -328,37 +342,42 @@ unsafe fn sparse_affine_generic<F: NdFloat>(
     n: usize,
     b: &[F],
     z: &mut [F],
+    ldz: usize,
 ) {
     match simd() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
-        Simd::Avx512 => unsafe { sparse::x86::affine_avx512(x, examples, wt, np, n, b, z) },
+        Simd::Avx512 => unsafe { sparse::x86::affine_avx512(x, examples, wt, np, n, b, z, ldz) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
-        Simd::Avx2 => unsafe { sparse::x86::affine_avx2(x, examples, wt, np, n, b, z) },
-        _ => sparse::affine_impl::<F, false>(x, examples, wt, np, n, b, z),
+        Simd::Avx2 => unsafe { sparse::x86::affine_avx2(x, examples, wt, np, n, b, z, ldz) },
+        _ => sparse::affine_impl::<F, false>(x, examples, wt, np, n, b, z, ldz),
     }
 }
 
-/// The sparse first layer's BP4, generic over the type.
+/// The sparse first layer's fused BP4 and step, generic over the type.
 ///
 /// # Safety
-/// The sizes `sparse_rank_update` asserts.
-unsafe fn sparse_rank_update_generic<F: NdFloat>(
-    x: &SparseRows<F>,
+/// The sizes `sparse_tile_step` asserts.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sparse_tile_step_generic<F: NdFloat>(
+    x: &ByInput<F>,
     c: &[F],
-    wt: &mut [F],
+    ldc: usize,
+    w: &mut [F],
+    v: Option<&mut [F]>,
     np: usize,
     scale: F,
+    decay: F,
 ) {
     match simd() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
-        Simd::Avx512 => unsafe { sparse::x86::rank_update_avx512(x, c, wt, np, scale) },
+        Simd::Avx512 => unsafe { sparse::x86::tile_step_avx512(x, c, ldc, w, v, np, scale, decay) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
-        Simd::Avx2 => unsafe { sparse::x86::rank_update_avx2(x, c, wt, np, scale) },
-        _ => sparse::rank_update_impl::<F, false>(x, c, wt, np, scale),
+        Simd::Avx2 => unsafe { sparse::x86::tile_step_avx2(x, c, ldc, w, v, np, scale, decay) },
+        _ => sparse::tile_step_impl::<F, false>(x, c, ldc, w, v, np, scale, decay),
     }
 }
 
@@ -416,8 +435,11 @@ pub fn sigmoid<F: Real>(v: &mut [F]) {
     F::sigmoid(v)
 }
 
-/// The sparse first layer's z for the `examples` (see `sparse`): `wt` is
-/// the transposed weights (k × np), z is (examples, n).
+/// The sparse first layer's z for the `examples` (see `sparse`), one tile
+/// at a time: `wt` is a tile of the transposed weights, a row of np floats
+/// (whole chunks) per input, of which the first n are neurons, biases `b`;
+/// example i's z goes to row i − examples.start of `z`, ldz floats apart.
+#[allow(clippy::too_many_arguments)]
 pub fn sparse_affine<F: Real>(
     x: &SparseRows<F>,
     examples: Range<usize>,
@@ -426,24 +448,46 @@ pub fn sparse_affine<F: Real>(
     n: usize,
     b: &[F],
     z: &mut [F],
+    ldz: usize,
 ) {
     // The kernels read a whole row of np ≥ CHUNK floats of `wt` for every
-    // lit input, at its index (< x.k(), as SparseRows keeps it).
-    assert!(n <= np && np >= CHUNK && np.is_multiple_of(CHUNK));
+    // lit input, at its index (< x.k(), as SparseRows keeps it), and write
+    // n floats of z per example.
+    assert!(n <= np && np >= CHUNK && np.is_multiple_of(CHUNK) && n <= ldz);
     assert!(b.len() >= n && examples.start <= examples.end && examples.end <= x.len());
-    assert!(z.len() >= examples.len() * n && x.k() * np <= wt.len());
+    let rows = examples.len();
+    assert!(rows == 0 || z.len() >= (rows - 1) * ldz + n);
+    assert!(x.k() * np <= wt.len());
     // SAFETY: the sizes are asserted above.
-    unsafe { F::sparse_affine_raw(x, examples, wt, np, n, b, z) }
+    unsafe { F::sparse_affine_raw(x, examples, wt, np, n, b, z, ldz) }
 }
 
-/// The sparse first layer's BP4 on its transposed weights (see `sparse`);
-/// `c` is (m × np), −(η/m) δ padded with zeros.
-pub fn sparse_rank_update<F: Real>(x: &SparseRows<F>, c: &[F], wt: &mut [F], np: usize, scale: F) {
-    // As in `sparse_affine`: a whole row of np ≥ CHUNK floats per lit input.
-    assert!(np >= CHUNK && np.is_multiple_of(CHUNK));
-    assert!(c.len() >= x.len() * np && x.k() * np <= wt.len());
+/// The sparse first layer's BP4 and step on a tile of its transposed
+/// weights (see `sparse_affine`), from a mini-batch's lit inputs `x` taken
+/// input by input, and −(η/m) δ (example i's row, padded with zeros, the
+/// np floats at i·ldc of `c`): w → scale·w + Σ_i x_i c_i, or with the
+/// velocity `v`, v → scale·v + Σ_i x_i c_i, v → v − decay·w, w → w + v.
+#[allow(clippy::too_many_arguments)]
+pub fn sparse_tile_step<F: Real>(
+    x: &ByInput<F>,
+    c: &[F],
+    ldc: usize,
+    w: &mut [F],
+    v: Option<&mut [F]>,
+    np: usize,
+    scale: F,
+    decay: F,
+) {
+    // The kernels read and write a whole row of np ≥ CHUNK floats of w (and
+    // v) for every input, and np floats of c for every stored example
+    // (each below x.examples(), as ByInput keeps it).
+    assert!(np >= CHUNK && np.is_multiple_of(CHUNK) && np <= ldc);
+    let m = x.examples();
+    assert!(m == 0 || c.len() >= (m - 1) * ldc + np);
+    assert!(x.k() * np <= w.len());
+    assert!(v.as_ref().is_none_or(|v| x.k() * np <= v.len()));
     // SAFETY: the sizes are asserted above.
-    unsafe { F::sparse_rank_update_raw(x, c, wt, np, scale) }
+    unsafe { F::sparse_tile_step_raw(x, c, ldc, w, v, np, scale, decay) }
 }
 
 /// The lit pixels of the images `pixels` (m × k bytes) into `rows`.

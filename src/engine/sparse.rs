@@ -23,12 +23,16 @@ pub const CHUNK: usize = 16;
 /// values `value[..]` (entries past the last start are stale). Every index
 /// is below `k`, the inputs per example: the fill methods see to it, and
 /// the kernels' unchecked loads rely on it.
+///
+/// The same entries input by input (`by_input`), each input's examples in
+/// order, are made by every fill: BP4 runs over them.
 #[derive(Clone, Debug)]
 pub struct SparseRows<F> {
     starts: Vec<usize>,
     index: Vec<u32>,
     value: Vec<F>,
     k: usize,
+    by_input: ByInput<F>,
     /// b / 255 for every byte b, made once: the portable scan's values.
     pixel_values: Box<[F; 256]>,
 }
@@ -47,8 +51,46 @@ impl<F: Float> SparseRows<F> {
             index: Vec::new(),
             value: Vec::new(),
             k: 0,
+            by_input: ByInput::default(),
             pixel_values: Box::new(pixel_values()),
         }
+    }
+
+    /// The entries input by input, as the last fill left them.
+    pub fn by_input(&self) -> &ByInput<F> {
+        &self.by_input
+    }
+
+    /// Sorts the entries by input (a counting sort, so each input's
+    /// examples stay in order). Every fill ends with it.
+    fn index_by_input(&mut self) {
+        let (m, k) = (self.len(), self.k);
+        let by = &mut self.by_input;
+        let total = self.starts[m];
+        by.starts.clear();
+        by.starts.resize(k + 1, 0);
+        for &j in &self.index[..total] {
+            by.starts[j as usize + 1] += 1;
+        }
+        for j in 0..k {
+            by.starts[j + 1] += by.starts[j];
+        }
+        by.example.resize(total, 0);
+        by.value.resize(total, F::zero());
+        let mut next = std::mem::take(&mut by.next);
+        next.clear();
+        next.extend_from_slice(&by.starts[..k]);
+        for i in 0..m {
+            let span = self.starts[i]..self.starts[i + 1];
+            for (&j, &v) in self.index[span.clone()].iter().zip(&self.value[span]) {
+                let at = &mut next[j as usize];
+                by.example[*at] = i as u32;
+                by.value[*at] = v;
+                *at += 1;
+            }
+        }
+        by.next = next;
+        by.examples = m;
     }
 
     /// Example i's lit inputs: their indices and values.
@@ -84,6 +126,7 @@ impl<F: Float> SparseRows<F> {
             }
             self.starts.push(self.index.len());
         }
+        self.index_by_input();
     }
 
     /// Example count for `pixels` in images of k bytes; clears `self` for
@@ -107,6 +150,7 @@ impl<F: Float> SparseRows<F> {
         let k = k.max(1);
         self.clear_for(pixels, k);
         self.fill_portably(pixels, k);
+        self.index_by_input();
     }
 
     /// Inputs per example: every stored index is below it.
@@ -165,6 +209,52 @@ impl SparseRows<f32> {
             len = unsafe { avx512::lit(image, len, &mut self.index[..], &mut self.value[..]) };
             self.starts.push(len);
         }
+        self.index_by_input();
+    }
+}
+
+/// A mini-batch's nonzero inputs input by input: input j's examples are
+/// `example[starts[j]..starts[j + 1]]`, in order, with values `value[..]`.
+/// Every example is below `examples` and every input below starts.len() − 1
+/// (`index_by_input` makes them so), as the tile step's unchecked loads
+/// rely on.
+#[derive(Clone, Debug)]
+pub struct ByInput<F> {
+    starts: Vec<usize>,
+    example: Vec<u32>,
+    value: Vec<F>,
+    examples: usize,
+    /// Scratch for the sort.
+    next: Vec<usize>,
+}
+
+impl<F> Default for ByInput<F> {
+    fn default() -> Self {
+        ByInput {
+            starts: vec![0],
+            example: Vec::new(),
+            value: Vec::new(),
+            examples: 0,
+            next: Vec::new(),
+        }
+    }
+}
+
+impl<F> ByInput<F> {
+    /// Input j's examples and values.
+    pub fn input(&self, j: usize) -> (&[u32], &[F]) {
+        let span = self.starts[j]..self.starts[j + 1];
+        (&self.example[span.clone()], &self.value[span])
+    }
+
+    /// Inputs per example.
+    pub fn k(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// Examples: every stored one is below it.
+    pub fn examples(&self) -> usize {
+        self.examples
     }
 }
 
@@ -179,36 +269,128 @@ pub fn padded(n: usize) -> usize {
     n.div_ceil(CHUNK) * CHUNK
 }
 
-/// Writes w (n × k, row-major) into `wt` as its transpose (k × np), the
-/// padding zero.
-pub fn transpose_in<F: Float>(w: &[F], n: usize, k: usize, wt: &mut [F]) {
-    let np = padded(n);
-    for (kk, row) in wt[..k * np].chunks_exact_mut(np).enumerate() {
-        for (j, x) in row.iter_mut().enumerate() {
-            *x = if j < n { w[j * k + kk] } else { F::zero() };
-        }
-    }
+/// How the transposed first layer (k rows of np floats) lies in memory: in
+/// tiles of neurons, each a few chunks wide. Tile t holds lanes
+/// `lanes[t]..lanes[t + 1]` of every input's row, k rows of its width one
+/// after another, from k · lanes[t]: the rows a lit pixel touches in one
+/// tile lie in a block small enough to stay in cache while a mini-batch is
+/// run through it. Thread p owns tiles `parts[p]..parts[p + 1]`, a
+/// contiguous run of memory. Every lane's sums run in the same order in
+/// any tile, so the layout changes no result.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tiles {
+    pub n: usize,
+    pub k: usize,
+    pub np: usize,
+    lanes: Vec<usize>,
+    parts: Vec<usize>,
 }
 
-/// The inverse of `transpose_in`.
-pub fn transpose_out<F: Float>(wt: &[F], n: usize, k: usize, w: &mut [F]) {
-    let np = padded(n);
-    for (kk, row) in wt[..k * np].chunks_exact(np).enumerate() {
-        for (j, &x) in row[..n].iter().enumerate() {
-            w[j * k + kk] = x;
+/// A thread's tiles, as (first lane, width), and its share of the weights.
+pub type Share<'a, F> = (Vec<(usize, usize)>, &'a mut [F]);
+
+impl Tiles {
+    /// Tiles for n neurons on k inputs, shared out among `threads` threads
+    /// as evenly as whole chunks allow, each thread's tiles at most BLOCK
+    /// chunks wide.
+    pub fn new(n: usize, k: usize, threads: usize) -> Self {
+        let np = padded(n);
+        let chunks = np / CHUNK;
+        let threads = threads.clamp(1, chunks.max(1));
+        let mut lanes = vec![0];
+        let mut parts = vec![0];
+        for p in 0..threads {
+            let (from, to) = (p * chunks / threads, (p + 1) * chunks / threads);
+            let tiles = (to - from).div_ceil(BLOCK);
+            for t in 0..tiles {
+                let width = (to - from) / tiles + usize::from(t < (to - from) % tiles);
+                lanes.push(lanes[lanes.len() - 1] + width * CHUNK);
+            }
+            parts.push(lanes.len() - 1);
+        }
+        Tiles {
+            n,
+            k,
+            np,
+            lanes,
+            parts,
+        }
+    }
+
+    /// Threads the tiles are shared among.
+    pub fn threads(&self) -> usize {
+        self.parts.len().saturating_sub(1)
+    }
+
+    /// Where thread p's neurons begin, for p = 0 … threads (the last, n).
+    pub fn neuron_parts(&self) -> Vec<usize> {
+        self.parts
+            .iter()
+            .map(|&t| self.lanes[t].min(self.n))
+            .collect()
+    }
+
+    /// The threads' shares of `wt`, mutable, with their tiles.
+    pub fn parts_mut<'a, F>(&self, wt: &'a mut [F]) -> Vec<Share<'a, F>> {
+        let mut rest = &mut wt[..self.k * self.np];
+        (0..self.threads())
+            .map(|p| {
+                let width = self.lanes[self.parts[p + 1]] - self.lanes[self.parts[p]];
+                let (share, tail) = std::mem::take(&mut rest).split_at_mut(self.k * width);
+                rest = tail;
+                (self.spans(p), share)
+            })
+            .collect()
+    }
+
+    fn spans(&self, p: usize) -> Vec<(usize, usize)> {
+        (self.parts[p]..self.parts[p + 1])
+            .map(|t| (self.lanes[t], self.lanes[t + 1] - self.lanes[t]))
+            .collect()
+    }
+
+    /// Writes w (n × k, row-major) into `wt` transposed and tiled, the
+    /// padding zero.
+    pub fn transpose_in<F: Float>(&self, w: &[F], wt: &mut [F]) {
+        let (n, k) = (self.n, self.k);
+        for t in 0..self.lanes.len() - 1 {
+            let (start, width) = (self.lanes[t], self.lanes[t + 1] - self.lanes[t]);
+            let tile = &mut wt[k * start..k * (start + width)];
+            for (kk, row) in tile.chunks_exact_mut(width).enumerate() {
+                for (l, x) in row.iter_mut().enumerate() {
+                    let j = start + l;
+                    *x = if j < n { w[j * k + kk] } else { F::zero() };
+                }
+            }
+        }
+    }
+
+    /// The inverse of `transpose_in`.
+    pub fn transpose_out<F: Float>(&self, wt: &[F], w: &mut [F]) {
+        let (n, k) = (self.n, self.k);
+        for t in 0..self.lanes.len() - 1 {
+            let (start, width) = (self.lanes[t], self.lanes[t + 1] - self.lanes[t]);
+            let tile = &wt[k * start..k * (start + width)];
+            for (kk, row) in tile.chunks_exact(width).enumerate() {
+                for (l, &x) in row.iter().enumerate().take(n.saturating_sub(start)) {
+                    w[(start + l) * k + kk] = x;
+                }
+            }
         }
     }
 }
 
 // z[i − examples.start][j] = b[j] + Σ_k x_ik w_jk over the lit inputs of
 // example i (`real::sparse_affine`) sums in four partial sums, the lit
-// inputs dealt round-robin, then ((s₀ + s₁) + (s₂ + s₃)) + b. BP4
-// (`real::sparse_rank_update`), wt[k][j] → scale · wt[k][j] + Σ_i x_ik c_ij,
-// adds the examples in order over the lit inputs only.
+// inputs dealt round-robin, then ((s₀ + s₁) + (s₂ + s₃)) + b: example by
+// example, each holding its sums in registers. BP4 (`real::sparse_tile_step`),
+// wt[k][j] → scale · wt[k][j] + Σ_i x_ik c_ij, adds the examples in order
+// over the lit inputs only: input by input, each row of the tile loaded
+// and stored once, momentum's step taken while it is in registers.
 
 /// The f32 kernels for rows of up to four vectors, in AVX-512 intrinsics:
 /// the same operations, in the same order, as `affine_impl` and
-/// `rank_update_impl` with FMA.
+/// `tile_step_impl` with FMA.
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
     use super::*;
@@ -262,6 +444,7 @@ pub(super) mod avx512 {
 
     /// SAFETY (for callers): AVX-512F; the sizes `super::affine` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn affine(
         x: &SparseRows<f32>,
         examples: Range<usize>,
@@ -270,14 +453,15 @@ pub(super) mod avx512 {
         n: usize,
         b: &[f32],
         z: &mut [f32],
+        ldz: usize,
     ) {
         // SAFETY: as the caller's.
         unsafe {
             match np / CHUNK {
-                1 => affine_w::<1>(x, examples, wt, np, n, b, z),
-                2 => affine_w::<2>(x, examples, wt, np, n, b, z),
-                3 => affine_w::<3>(x, examples, wt, np, n, b, z),
-                _ => affine_w::<4>(x, examples, wt, np, n, b, z),
+                1 => affine_w::<1>(x, examples, wt, np, n, b, z, ldz),
+                2 => affine_w::<2>(x, examples, wt, np, n, b, z, ldz),
+                3 => affine_w::<3>(x, examples, wt, np, n, b, z, ldz),
+                _ => affine_w::<4>(x, examples, wt, np, n, b, z, ldz),
             }
         }
     }
@@ -287,6 +471,7 @@ pub(super) mod avx512 {
     /// as `real::sparse_affine` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn affine_w<const W: usize>(
         x: &SparseRows<f32>,
         examples: Range<usize>,
@@ -295,6 +480,7 @@ pub(super) mod avx512 {
         n: usize,
         b: &[f32],
         z: &mut [f32],
+        ldz: usize,
     ) {
         for i in examples.clone() {
             let (index, value) = x.example(i);
@@ -332,7 +518,7 @@ pub(super) mod avx512 {
                     );
                     let bias = _mm512_maskz_loadu_ps(m, b.as_ptr().add(start));
                     _mm512_mask_storeu_ps(
-                        z.as_mut_ptr().add(row * n + start),
+                        z.as_mut_ptr().add(row * ldz + start),
                         m,
                         _mm512_add_ps(sum, bias),
                     );
@@ -341,55 +527,92 @@ pub(super) mod avx512 {
         }
     }
 
-    /// SAFETY (for callers): AVX-512F; the sizes `super::rank_update` asserts.
+    /// SAFETY (for callers): AVX-512F; the sizes `real::sparse_tile_step`
+    /// asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub unsafe fn rank_update(
-        x: &SparseRows<f32>,
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_step(
+        x: &ByInput<f32>,
         c: &[f32],
-        wt: &mut [f32],
+        ldc: usize,
+        w: &mut [f32],
+        v: Option<&mut [f32]>,
         np: usize,
         scale: f32,
+        decay: f32,
     ) {
-        if scale != 1.0 {
-            let s = _mm512_set1_ps(scale);
-            for chunk in wt.chunks_exact_mut(CHUNK) {
-                // SAFETY: the chunk holds 16 floats.
-                unsafe {
-                    let w = _mm512_loadu_ps(chunk.as_ptr());
-                    _mm512_storeu_ps(chunk.as_mut_ptr(), _mm512_mul_ps(s, w));
-                }
-            }
-        }
         // SAFETY: as the caller's.
         unsafe {
             match np / CHUNK {
-                1 => update_w::<1>(x, c, wt, np),
-                2 => update_w::<2>(x, c, wt, np),
-                3 => update_w::<3>(x, c, wt, np),
-                _ => update_w::<4>(x, c, wt, np),
+                1 => tile_step_w::<1>(x, c, ldc, w, v, np, scale, decay),
+                2 => tile_step_w::<2>(x, c, ldc, w, v, np, scale, decay),
+                3 => tile_step_w::<3>(x, c, ldc, w, v, np, scale, decay),
+                _ => tile_step_w::<4>(x, c, ldc, w, v, np, scale, decay),
             }
         }
     }
 
     /// # Safety
-    /// AVX-512F; every lit index is a row of `wt` holding np ≥ 16·W floats,
-    /// as `real::sparse_rank_update` asserts.
+    /// AVX-512F; rows of np ≥ 16·W floats in `w` (and `v`) for every input
+    /// of `x`, and np floats at i·ldc of `c` for every example i, as
+    /// `real::sparse_tile_step` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
-    unsafe fn update_w<const W: usize>(x: &SparseRows<f32>, c: &[f32], wt: &mut [f32], np: usize) {
-        for i in 0..x.len() {
-            // SAFETY: c holds np floats for each example; every index is
-            // below x.k, so wt holds its row.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_step_w<const W: usize>(
+        x: &ByInput<f32>,
+        c: &[f32],
+        ldc: usize,
+        w: &mut [f32],
+        mut v: Option<&mut [f32]>,
+        np: usize,
+        scale: f32,
+        decay: f32,
+    ) {
+        let (s, d, tiny) = (
+            _mm512_set1_ps(scale),
+            _mm512_set1_ps(decay),
+            _mm512_set1_ps(1e-30),
+        );
+        for j in 0..x.k() {
+            let (examples, values) = x.input(j);
+            if v.is_none() && examples.is_empty() && scale == 1.0 {
+                continue;
+            }
+            // SAFETY: w and v hold a row of np >= 16·W floats for input j,
+            // and c np floats at i·ldc for every example i (the caller's
+            // word; every stored example is below x.examples()).
             unsafe {
-                let ci: [__m512; W] =
-                    std::array::from_fn(|cc| _mm512_loadu_ps(c.as_ptr().add(i * np + cc * CHUNK)));
-                let (index, value) = x.example(i);
-                for (&k, &v) in index.iter().zip(value) {
-                    let row = wt.as_mut_ptr().add(k as usize * np);
-                    let v = _mm512_set1_ps(v);
-                    for (cc, &cv) in ci.iter().enumerate() {
-                        let p = row.add(cc * CHUNK);
-                        _mm512_storeu_ps(p, _mm512_fmadd_ps(v, cv, _mm512_loadu_ps(p)));
+                let w_row = w.as_mut_ptr().add(j * np);
+                let v_row = v.as_deref_mut().map(|v| v.as_mut_ptr().add(j * np));
+                let from = v_row.unwrap_or(w_row);
+                let mut acc: [__m512; W] =
+                    std::array::from_fn(|cc| _mm512_loadu_ps(from.add(cc * CHUNK)));
+                if scale != 1.0 {
+                    acc.iter_mut().for_each(|a| *a = _mm512_mul_ps(s, *a));
+                }
+                for (&i, &value) in examples.iter().zip(values) {
+                    let ci = c.as_ptr().add(i as usize * ldc);
+                    let value = _mm512_set1_ps(value);
+                    for (cc, a) in acc.iter_mut().enumerate() {
+                        *a = _mm512_fmadd_ps(value, _mm512_loadu_ps(ci.add(cc * CHUNK)), *a);
+                    }
+                }
+                match v_row {
+                    Some(v_row) => {
+                        for (cc, &a) in acc.iter().enumerate() {
+                            let old = _mm512_loadu_ps(w_row.add(cc * CHUNK));
+                            let next = _mm512_sub_ps(a, _mm512_mul_ps(d, old));
+                            let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(next), tiny);
+                            let next = _mm512_mask_mov_ps(next, small, _mm512_setzero_ps());
+                            _mm512_storeu_ps(v_row.add(cc * CHUNK), next);
+                            _mm512_storeu_ps(w_row.add(cc * CHUNK), _mm512_add_ps(old, next));
+                        }
+                    }
+                    None => {
+                        for (cc, &a) in acc.iter().enumerate() {
+                            _mm512_storeu_ps(w_row.add(cc * CHUNK), a);
+                        }
                     }
                 }
             }
@@ -404,6 +627,7 @@ pub(super) mod x86 {
     /// # Safety
     /// The processor has AVX2 and FMA; the sizes `real::sparse_affine` asserts.
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn affine_avx2<F: Float>(
         x: &SparseRows<F>,
         examples: Range<usize>,
@@ -412,13 +636,15 @@ pub(super) mod x86 {
         n: usize,
         b: &[F],
         z: &mut [F],
+        ldz: usize,
     ) {
-        affine_impl::<F, true>(x, examples, wt, np, n, b, z)
+        affine_impl::<F, true>(x, examples, wt, np, n, b, z, ldz)
     }
 
     /// # Safety
     /// The processor has AVX-512F; the sizes `real::sparse_affine` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn affine_avx512<F: Float>(
         x: &SparseRows<F>,
         examples: Range<usize>,
@@ -427,36 +653,45 @@ pub(super) mod x86 {
         n: usize,
         b: &[F],
         z: &mut [F],
+        ldz: usize,
     ) {
-        affine_impl::<F, true>(x, examples, wt, np, n, b, z)
+        affine_impl::<F, true>(x, examples, wt, np, n, b, z, ldz)
     }
 
     /// # Safety
-    /// The processor has AVX2 and FMA; the sizes `real::sparse_rank_update`
+    /// The processor has AVX2 and FMA; the sizes `real::sparse_tile_step`
     /// asserts.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn rank_update_avx2<F: Float>(
-        x: &SparseRows<F>,
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_step_avx2<F: Float>(
+        x: &ByInput<F>,
         c: &[F],
-        wt: &mut [F],
+        ldc: usize,
+        w: &mut [F],
+        v: Option<&mut [F]>,
         np: usize,
         scale: F,
+        decay: F,
     ) {
-        rank_update_impl::<F, true>(x, c, wt, np, scale)
+        tile_step_impl::<F, true>(x, c, ldc, w, v, np, scale, decay)
     }
 
     /// # Safety
-    /// The processor has AVX-512F; the sizes `real::sparse_rank_update`
+    /// The processor has AVX-512F; the sizes `real::sparse_tile_step`
     /// asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub unsafe fn rank_update_avx512<F: Float>(
-        x: &SparseRows<F>,
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn tile_step_avx512<F: Float>(
+        x: &ByInput<F>,
         c: &[F],
-        wt: &mut [F],
+        ldc: usize,
+        w: &mut [F],
+        v: Option<&mut [F]>,
         np: usize,
         scale: F,
+        decay: F,
     ) {
-        rank_update_impl::<F, true>(x, c, wt, np, scale)
+        tile_step_impl::<F, true>(x, c, ldc, w, v, np, scale, decay)
     }
 }
 
@@ -464,6 +699,7 @@ pub(super) mod x86 {
 pub(super) const BLOCK: usize = 4;
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn affine_impl<F: Float, const FMA: bool>(
     x: &SparseRows<F>,
     examples: Range<usize>,
@@ -472,12 +708,14 @@ pub(super) fn affine_impl<F: Float, const FMA: bool>(
     n: usize,
     b: &[F],
     z: &mut [F],
+    ldz: usize,
 ) {
     let mut start = 0;
     while start < n {
         let chunks = ((np - start) / CHUNK).min(BLOCK);
         let out = Out {
             n,
+            ldz,
             examples: examples.clone(),
         };
         match chunks {
@@ -494,6 +732,7 @@ pub(super) fn affine_impl<F: Float, const FMA: bool>(
 #[derive(Clone)]
 struct Out {
     n: usize,
+    ldz: usize,
     examples: Range<usize>,
 }
 
@@ -528,7 +767,7 @@ fn affine_block<F: Float, const FMA: bool, const W: usize>(
             }
             let (c, e) = (l / CHUNK, l % CHUNK);
             let sum = (sums[0][c][e] + sums[1][c][e]) + (sums[2][c][e] + sums[3][c][e]);
-            z[(i - out.examples.start) * out.n + j] = sum + b[j];
+            z[(i - out.examples.start) * out.ldz + j] = sum + b[j];
         }
     }
 }
@@ -553,24 +792,61 @@ fn add_row<F: Float, const FMA: bool, const W: usize>(
     }
 }
 
+/// BP4 and the step for a tile of the transposed weights, input row by
+/// input row, each row loaded and stored once: without momentum,
+/// w → scale·w + Σ_i x_ij c_i; with it, v → scale·v + Σ_i x_ij c_i, then
+/// v → v − decay·w (0 below 1e-30) and w → w + v. Each entry sees the
+/// examples in order: the operations, in their order, of
+/// a rank update over the whole tile followed by `kernels::momentum_step`.
 #[inline(always)]
-pub(super) fn rank_update_impl<F: Float, const FMA: bool>(
-    x: &SparseRows<F>,
+#[allow(clippy::too_many_arguments)]
+pub(super) fn tile_step_impl<F: Float, const FMA: bool>(
+    x: &ByInput<F>,
     c: &[F],
-    wt: &mut [F],
+    ldc: usize,
+    w: &mut [F],
+    mut v: Option<&mut [F]>,
     np: usize,
     scale: F,
+    decay: F,
 ) {
-    if scale != F::one() {
-        wt.iter_mut().for_each(|w| *w = scale * *w);
-    }
-    for i in 0..x.len() {
-        let ci = &c[i * np..][..np];
-        let (index, value) = x.example(i);
-        for (&k, &v) in index.iter().zip(value) {
-            let row = &mut wt[k as usize * np..][..np];
-            for (w, &cj) in row.iter_mut().zip(ci) {
-                *w = madd::<F, FMA>(v, cj, *w);
+    let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
+    let mut acc = [F::zero(); BLOCK * CHUNK];
+    for j in 0..x.k() {
+        let (examples, values) = x.input(j);
+        if v.is_none() && examples.is_empty() && scale == F::one() {
+            continue;
+        }
+        for start in (0..np).step_by(BLOCK * CHUNK) {
+            let lanes = (np - start).min(BLOCK * CHUNK);
+            let row = j * np + start..j * np + start + lanes;
+            let acc = &mut acc[..lanes];
+            match v.as_deref() {
+                Some(v) => acc.copy_from_slice(&v[row.clone()]),
+                None => acc.copy_from_slice(&w[row.clone()]),
+            }
+            if scale != F::one() {
+                acc.iter_mut().for_each(|a| *a = scale * *a);
+            }
+            for (&i, &value) in examples.iter().zip(values) {
+                let ci = &c[i as usize * ldc + start..][..lanes];
+                for (a, &cj) in acc.iter_mut().zip(ci) {
+                    *a = madd::<F, FMA>(value, cj, *a);
+                }
+            }
+            let w = &mut w[row.clone()];
+            match v.as_deref_mut() {
+                Some(v) => {
+                    for ((w, v), &a) in w.iter_mut().zip(&mut v[row]).zip(acc.iter()) {
+                        let mut next = a - decay * *w;
+                        if next.abs() < tiny {
+                            next = F::zero();
+                        }
+                        *v = next;
+                        *w += next;
+                    }
+                }
+                None => w.copy_from_slice(acc),
             }
         }
     }
@@ -585,7 +861,7 @@ mod tests {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0], 0);
         let mut z = [0.0f32; 1];
-        sparse_affine(&rows, 0..1, &[], 16, 1, &[0.0], &mut z);
+        sparse_affine(&rows, 0..1, &[], 16, 1, &[0.0], &mut z, 1);
     }
 
     #[test]
@@ -594,7 +870,7 @@ mod tests {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0], 1);
         let mut z = [0.0f32; 1];
-        sparse_affine(&rows, 0..1, &[], 0, 0, &[], &mut z);
+        sparse_affine(&rows, 0..1, &[], 0, 0, &[], &mut z, 0);
     }
 
     #[test]
@@ -603,11 +879,128 @@ mod tests {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0, 0.0], 2);
         let mut wt = vec![0.0f32; 16];
-        sparse_rank_update(&rows, &[0.0; 16], &mut wt, 16, 1.0);
+        sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, None, 16, 1.0, 0.0);
     }
 
-    use super::super::real::{sparse_affine, sparse_rank_update};
+    #[test]
+    #[should_panic]
+    fn a_short_velocity_is_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0, 0.0], 2);
+        let (mut wt, mut vt) = (vec![0.0f32; 32], vec![0.0f32; 16]);
+        let v = Some(&mut vt[..]);
+        sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, v, 16, 0.9, 0.0);
+    }
+
+    #[test]
+    #[should_panic]
+    fn too_few_error_rows_are_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
+        let mut wt = vec![0.0f32; 32];
+        sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, None, 16, 1.0, 0.0);
+    }
+
+    use super::super::real::{sparse_affine, sparse_tile_step};
     use super::*;
+
+    /// The entries input by input are those example by example, each
+    /// input's examples in order.
+    #[test]
+    fn entries_by_input_are_the_rows_transposed() {
+        let (m, k) = (7, 45);
+        let values: Vec<f64> = (0..m * k)
+            .map(|i| if (i * 7) % 5 < 3 { 0.0 } else { i as f64 })
+            .collect();
+        let mut rows = SparseRows::<f64>::new();
+        rows.fill_from_values(&values, k);
+        let by = rows.by_input();
+        assert_eq!((by.k(), by.examples()), (k, m));
+        for j in 0..k {
+            let expected: Vec<(u32, f64)> = (0..m)
+                .filter(|&i| values[i * k + j] != 0.0)
+                .map(|i| (i as u32, values[i * k + j]))
+                .collect();
+            let (examples, got) = by.input(j);
+            let got: Vec<(u32, f64)> = examples.iter().copied().zip(got.iter().copied()).collect();
+            assert_eq!(got, expected, "input {j}");
+        }
+    }
+
+    /// The tile step the processor runs (AVX-512 intrinsics where it has
+    /// them) gives the bits of the plain one with FMA, and with both the
+    /// bits of a rank update over the rows followed by momentum's step;
+    /// for tiles of one to four chunks, with and without momentum and L2.
+    #[test]
+    fn the_tile_step_is_the_rank_update_then_the_step() {
+        let (m, k) = (6, 23);
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| {
+                if (i * 11) % 4 == 0 {
+                    (i % 13) as f32 / 13.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&x, k);
+        // Without FMA (the portable build, or Miri) each product is rounded.
+        let fma = super::super::kernels::simd() != super::super::kernels::Simd::Portable;
+        for np in [16, 32, 48, 64] {
+            let ldc = np + 16;
+            let c: Vec<f32> = (0..m * ldc)
+                .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
+                .collect();
+            let w0: Vec<f32> = (0..k * np)
+                .map(|i| ((i * 17) % 31) as f32 / 31.0 - 0.5)
+                .collect();
+            let v0: Vec<f32> = (0..k * np).map(|i| ((i * 5) % 7) as f32 / 70.0).collect();
+            for (momentum, scale, decay) in
+                [(false, 1.0, 0.0), (false, 0.999, 0.0), (true, 0.9, 1e-3)]
+            {
+                // The reference: the whole tile scaled, then each example's
+                // lit inputs added in order, then the step.
+                let (mut w, mut v) = (w0.clone(), v0.clone());
+                let target = if momentum { &mut v } else { &mut w };
+                target.iter_mut().for_each(|t| *t *= scale);
+                for i in 0..m {
+                    let (index, value) = rows.example(i);
+                    for (&j, &xv) in index.iter().zip(value) {
+                        for l in 0..np {
+                            let t = &mut target[j as usize * np + l];
+                            *t = if fma {
+                                xv.mul_add(c[i * ldc + l], *t)
+                            } else {
+                                xv * c[i * ldc + l] + *t
+                            };
+                        }
+                    }
+                }
+                if momentum {
+                    for (w, v) in w.iter_mut().zip(v.iter_mut()) {
+                        let next = *v - decay * *w;
+                        *v = if next.abs() < 1e-30 { 0.0 } else { next };
+                        *w += *v;
+                    }
+                }
+                let (mut w1, mut v1) = (w0.clone(), v0.clone());
+                let vt = momentum.then_some(&mut v1[..]);
+                sparse_tile_step(rows.by_input(), &c, ldc, &mut w1, vt, np, scale, decay);
+                let (mut w2, mut v2) = (w0.clone(), v0.clone());
+                let vt = momentum.then_some(&mut v2[..]);
+                let by = rows.by_input();
+                if fma {
+                    tile_step_impl::<f32, true>(by, &c, ldc, &mut w2, vt, np, scale, decay);
+                } else {
+                    tile_step_impl::<f32, false>(by, &c, ldc, &mut w2, vt, np, scale, decay);
+                }
+                assert_eq!(w1, w, "np {np}, momentum {momentum}");
+                assert_eq!(w2, w, "np {np}, momentum {momentum}");
+                assert_eq!((&v1, &v2), (&v, &v), "np {np}");
+            }
+        }
+    }
 
     #[test]
     fn pixels_and_values_give_the_same_rows() {
@@ -639,14 +1032,38 @@ mod tests {
 
     #[test]
     fn transposes_are_inverse() {
+        // One tile: the plain transpose, rows of np.
         let (n, k) = (19, 7);
         let w: Vec<f64> = (0..n * k).map(|i| i as f64).collect();
+        let tiles = Tiles::new(n, k, 1);
         let mut wt = vec![f64::NAN; k * padded(n)];
-        transpose_in(&w, n, k, &mut wt);
+        tiles.transpose_in(&w, &mut wt);
         assert_eq!(wt[3 * padded(n) + 5], w[5 * k + 3]);
         assert!(wt[..padded(n)][n..].iter().all(|&x| x == 0.0));
         let mut back = vec![0.0; n * k];
-        transpose_out(&wt, n, k, &mut back);
+        tiles.transpose_out(&wt, &mut back);
         assert_eq!(back, w);
+        // Many tiles, shared among threads.
+        for (n, threads) in [(800, 1), (800, 2), (100, 3), (17, 4), (1, 2)] {
+            let w: Vec<f64> = (0..n * k).map(|i| i as f64).collect();
+            let tiles = Tiles::new(n, k, threads);
+            let mut wt = vec![f64::NAN; k * padded(n)];
+            tiles.transpose_in(&w, &mut wt);
+            assert!(wt.iter().all(|x| !x.is_nan()));
+            let mut back = vec![0.0; n * k];
+            tiles.transpose_out(&wt, &mut back);
+            assert_eq!(back, w, "{n} neurons, {threads} threads");
+            let parts = tiles.neuron_parts();
+            assert_eq!((parts[0], parts[parts.len() - 1]), (0, n));
+            let mut widths = 0;
+            for (p, (spans, share)) in tiles.parts_mut(&mut wt).into_iter().enumerate() {
+                assert!(spans.iter().all(|&(_, width)| width <= BLOCK * CHUNK));
+                let width: usize = spans.iter().map(|s| s.1).sum();
+                assert_eq!(share.len(), k * width);
+                assert_eq!(spans[0].0.min(n), parts[p]);
+                widths += width;
+            }
+            assert_eq!(widths, padded(n));
+        }
     }
 }
