@@ -11,6 +11,8 @@ use std::ops::Range;
 
 use ndarray::NdFloat as Float;
 
+use crate::activation::Activation;
+
 /// Accumulator width: one AVX register of f32.
 const LANES: usize = 8;
 
@@ -36,6 +38,67 @@ fn momentum_step_impl<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
         }
         *v = next;
         *w += next;
+    }
+}
+
+/// BP2's last touches, in one pass: δ → δ·f'(a), then δ → δ·mask (if a
+/// mask is given: dropout's), then errors below 1e-30 to 0 (see
+/// `flush_tiny`). In vector registers where the processor has AVX2; each
+/// entry's operations are the same either way.
+pub fn bp2_finish<F: Float>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor has AVX2 and FMA.
+        return unsafe { x86::bp2_finish(f, delta, a, mask) };
+    }
+    bp2_finish_impl(f, delta, a, mask)
+}
+
+#[inline(always)]
+fn bp2_finish_impl<F: Float>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) {
+    // One loop per activation, so each is a plain vector loop.
+    match f {
+        Activation::Sigmoid => finish_with(delta, a, mask, |a| a * (F::one() - a)),
+        Activation::Tanh => finish_with(delta, a, mask, |a| F::one() - a * a),
+        Activation::Relu => finish_with(delta, a, mask, |a| {
+            if a > F::zero() { F::one() } else { F::zero() }
+        }),
+        Activation::Linear => finish_with(delta, a, mask, |_| F::one()),
+    }
+}
+
+#[inline(always)]
+fn finish_with<F: Float>(delta: &mut [F], a: &[F], mask: &[F], prime: impl Fn(F) -> F) {
+    let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
+    let flush = |d: F| if d.abs() < tiny { F::zero() } else { d };
+    if mask.is_empty() {
+        for (d, &a) in delta.iter_mut().zip(a) {
+            *d = flush(*d * prime(a));
+        }
+    } else {
+        for ((d, &a), &keep) in delta.iter_mut().zip(a).zip(mask) {
+            *d = flush(*d * prime(a) * keep);
+        }
+    }
+}
+
+/// a = f(z) in place, for an activation computed in plain arithmetic
+/// (ReLU, linear), in vector registers where the processor has AVX2.
+pub fn apply_plain<F: Float>(f: Activation, z: &mut [F]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor has AVX2 and FMA.
+        return unsafe { x86::apply_plain(f, z) };
+    }
+    apply_plain_impl(f, z)
+}
+
+#[inline(always)]
+fn apply_plain_impl<F: Float>(f: Activation, z: &mut [F]) {
+    match f {
+        Activation::Relu => z.iter_mut().for_each(|z| *z = Activation::Relu.f(*z)),
+        Activation::Linear => {}
+        f => z.iter_mut().for_each(|z| *z = f.f(*z)),
     }
 }
 
@@ -136,6 +199,20 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn momentum_step<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
         momentum_step_impl(w, v, decay)
+    }
+
+    /// # Safety
+    /// The processor has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn bp2_finish<F: Float>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) {
+        bp2_finish_impl(f, delta, a, mask)
+    }
+
+    /// # Safety
+    /// The processor has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn apply_plain<F: Float>(f: Activation, z: &mut [F]) {
+        apply_plain_impl(f, z)
     }
 
     /// # Safety

@@ -196,7 +196,7 @@ impl<F: Real> Network<F> {
                 padded_rows(delta, n, c, tiles.np);
                 first_tiles(tiles, wt, vt, c, Some((rows, rule)), None, alone);
             };
-            if self.backward_is_serial(m, pool) {
+            if self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m)) {
                 // The helper loads while this thread backpropagates, and,
                 // if sparse on one thread, moves w² (which needs only this
                 // mini-batch).
@@ -404,6 +404,15 @@ impl<F: Real> Network<F> {
                 .all(|s| m * s[0] * s[1] < PARALLEL_MIN)
     }
 
+    /// Whether `backward` on m examples is small beside the first layer's
+    /// sparse work: the layers after the first hold few weights, so their
+    /// products take about as long as the helper takes to load the next
+    /// mini-batch, and are better run alone meanwhile than split.
+    fn backward_is_small(&self, m: usize) -> bool {
+        let products: usize = self.sizes[1..].windows(2).map(|s| m * s[0] * s[1]).sum();
+        products <= 1 << 21
+    }
+
     /// The backward pass over the mini-batch fed forward, targets `y` as
     /// rows: BP1, then from the last layer down, BP2, BP3's step on the
     /// biases, and BP4's on the weights, save the first layer's weights,
@@ -459,13 +468,7 @@ impl<F: Real> Network<F> {
                     [..if dropped { m * k } else { 0 }];
                 let bp2 = |delta: &[F], delta_prev: &mut [F], a: &[F], mask: &[F], rows: usize| {
                     real::back(delta, w, delta_prev, rows, n, k);
-                    for (d, &a) in delta_prev.iter_mut().zip(a) {
-                        *d *= act.prime_from_output(a);
-                    }
-                    for (d, &keep) in delta_prev.iter_mut().zip(mask) {
-                        *d *= keep;
-                    }
-                    flush_tiny(delta_prev);
+                    real::bp2_finish(act, delta_prev, a, mask);
                 };
                 if pool.threads() > 1 && m >= 2 && m * n * k >= PARALLEL_MIN {
                     // Each thread takes its share of the examples.
@@ -1603,6 +1606,7 @@ impl<F: Real> Trainer<F> {
 fn apply<F: Real>(f: Activation, z: &mut [F]) {
     match f {
         Activation::Sigmoid => real::sigmoid(z),
+        Activation::Relu | Activation::Linear => real::apply_plain(f, z),
         _ => z.iter_mut().for_each(|z| *z = f.f(*z)),
     }
 }

@@ -10,6 +10,7 @@ use ndarray::NdFloat;
 
 use super::kernels::{self, Simd, simd};
 use super::sparse::{self, ByInput, CHUNK, SparseRows};
+use crate::activation::Activation;
 
 /// A float type the engine trains in: f32 or f64. Sealed: the engine's
 /// kernels exist for these two alone.
@@ -488,6 +489,17 @@ pub fn sparse_tile_step<F: Real>(
     assert!(v.as_ref().is_none_or(|v| x.k() * np <= v.len()));
     // SAFETY: the sizes are asserted above.
     unsafe { F::sparse_tile_step_raw(x, c, ldc, w, v, np, scale, decay) }
+}
+
+/// BP2's last touches, δ → δ·f'(a)·mask, errors below 1e-30 then 0 (see
+/// `kernels::bp2_finish`).
+pub fn bp2_finish<F: Real>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) {
+    kernels::bp2_finish(f, delta, a, mask)
+}
+
+/// a = f(z) in place for ReLU or a linear neuron.
+pub fn apply_plain<F: Real>(f: Activation, z: &mut [F]) {
+    kernels::apply_plain(f, z)
 }
 
 /// The lit pixels of the images `pixels` (m × k bytes) into `rows`.
