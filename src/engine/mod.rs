@@ -82,6 +82,9 @@ impl<F: Real> Network<F> {
                 Input::Values(values) => rows.fill_from_values(&values[..m * k], k),
                 Input::Pixels(pixels) => real::fill_from_pixels(rows, &pixels[..m * k], k),
             }
+            if first.tiles.by_input() {
+                rows.index_by_input();
+            }
             self.load_first(ws);
         }
         self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
@@ -139,7 +142,7 @@ impl<F: Real> Network<F> {
         if sparse {
             let first = &mut ws.buffers.first;
             first.cur = 0;
-            real::fill_from_pixels(&mut first.rows[0], &pixels[0][..m * k], k);
+            fill_lit(&mut first.rows[0], &pixels[0][..m * k], k, &first.tiles);
             self.load_first(ws);
         }
         let x = Input::Pixels(&pixels[0][..m * k]);
@@ -186,7 +189,7 @@ impl<F: Real> Network<F> {
                 if more {
                     m_next = load(t + 1, next, next_y);
                     if sparse {
-                        real::fill_from_pixels(next_rows, &next[..m_next * k], k);
+                        fill_lit(next_rows, &next[..m_next * k], k, tiles);
                     }
                 }
             };
@@ -303,7 +306,13 @@ impl<F: Real> Network<F> {
                 sizes[t] <= capacity,
                 "a mini-batch larger than the workspace"
             );
-            real::fill_from_pixels(&mut ws.buffers.first.rows[t], &pixels[t][..sizes[t] * k], k);
+            let first = &mut ws.buffers.first;
+            fill_lit(
+                &mut first.rows[t],
+                &pixels[t][..sizes[t] * k],
+                k,
+                &first.tiles,
+            );
         }
         self.load_first(ws);
         ws.buffers.first.cur = 0;
@@ -324,6 +333,7 @@ impl<F: Real> Network<F> {
             let m = sizes[this];
             // The slot the helper fills, out of the arrays meanwhile.
             let mut rows = std::mem::take(&mut ws.buffers.first.rows[loading]);
+            let by_input = ws.buffers.first.tiles.by_input();
             let mut bytes = std::mem::take(&mut pixels[loading]);
             let mut y_rows = std::mem::take(&mut targets[loading]);
             let mut m_loaded = 0;
@@ -339,7 +349,8 @@ impl<F: Real> Network<F> {
                 || {
                     if t + 2 < batches {
                         m_loaded = load(t + 2, &mut bytes, &mut y_rows);
-                        real::fill_from_pixels(&mut rows, &bytes[..m_loaded.min(capacity) * k], k);
+                        let bytes = &bytes[..m_loaded.min(capacity) * k];
+                        fill_lit_by(&mut rows, bytes, k, by_input);
                     }
                 },
                 || {
@@ -857,9 +868,35 @@ impl<F: Real> Network<F> {
         }
         let n_out = self.sizes[self.layers()];
         let p = data.pixels();
+        // Sparse input is fed through the lit pixels only, as in training
+        // (the first chunk's density decides), where the layer spans more
+        // than one tile: one tile is cheaper dense, all in registers.
+        let density = lit_share(&data.images[..EVAL_CHUNK.min(data.len()) * p]);
+        let (n, k) = (self.sizes[1], self.sizes[0]);
+        let work = (EVAL_CHUNK * n * k) as f64 * density;
+        let threads = if work >= PARALLEL_MIN as f64 {
+            ws.pool.threads()
+        } else {
+            1
+        };
+        let first = &mut ws.eval.first;
+        if (first.tiles.n, first.tiles.k, first.tiles.threads()) != (n, k, threads) {
+            first.tiles = Tiles::new(n, k, threads);
+        }
+        first.active = density <= SPARSE_DENSITY && first.tiles.by_input();
+        if first.active {
+            first
+                .tiles
+                .transpose_in(weights_slice(&self.weights[0]), &mut first.wt);
+            first.cur = 0;
+        }
         for start in (0..data.len()).step_by(EVAL_CHUNK) {
             let m = EVAL_CHUNK.min(data.len() - start);
-            let pixels = Input::Pixels(&data.images[start * p..(start + m) * p]);
+            let bytes = &data.images[start * p..(start + m) * p];
+            if ws.eval.first.active {
+                real::fill_from_pixels(&mut ws.eval.first.rows[0], bytes, p);
+            }
+            let pixels = Input::Pixels(bytes);
             self.forward_rows(pixels, m, &mut ws.eval, &ws.pool, None, 0);
             let buffers = &ws.eval;
             let a = &buffers.activations[self.layers() - 1][..m * n_out];
@@ -869,6 +906,7 @@ impl<F: Real> Network<F> {
                 f(z.t(), a.t(), &data.labels[start..start + m]);
             }
         }
+        ws.eval.first.active = false;
     }
 }
 
@@ -1163,6 +1201,20 @@ fn option_pieces<'a, F>(
     (0..parts.len() - 1).map(move |_| pieces.as_mut().and_then(Iterator::next))
 }
 
+/// The lit pixels of the images `pixels` into `rows`, sorted by input too
+/// if BP4 on `tiles` takes them so.
+fn fill_lit<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, tiles: &Tiles) {
+    fill_lit_by(rows, pixels, k, tiles.by_input());
+}
+
+/// `fill_lit`, sorting by input if `by_input`.
+fn fill_lit_by<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, by_input: bool) {
+    real::fill_from_pixels(rows, pixels, k);
+    if by_input {
+        rows.index_by_input();
+    }
+}
+
 /// −(η/m) δ² (m × n) into `c`, each row padded with zeros to np.
 fn padded_rows<F: Real>(delta: &[F], n: usize, c: &mut [F], np: usize) {
     for (c, d) in c.chunks_exact_mut(np).zip(delta.chunks_exact(n.max(1))) {
@@ -1201,6 +1253,7 @@ fn first_tiles<F: Real>(
 ) {
     let (n, k, np) = (tiles.n, tiles.k, tiles.np);
     let threads = tiles.threads();
+    let by_input = tiles.by_input();
     let momentum = step.is_some_and(|(_, rule)| rule.momentum != F::zero());
     let mut vts: Vec<Option<&mut [F]>> = if momentum {
         tiles
@@ -1248,7 +1301,14 @@ fn first_tiles<F: Real>(
             if let Some((rows, rule)) = step {
                 let (c, v) = (&c[start..], v.as_deref_mut().map(|v| &mut v[tile]));
                 let (scale, decay) = (rule.scale(), rule.decay);
-                real::sparse_tile_step(rows.by_input(), c, np, w, v, width, scale, decay);
+                if by_input {
+                    real::sparse_tile_step(rows.by_input(), c, np, w, v, width, scale, decay);
+                } else if let Some(v) = v {
+                    real::sparse_rank_update(rows, c, np, v, width, scale);
+                    real::momentum_step(w, v, decay);
+                } else {
+                    real::sparse_rank_update(rows, c, np, w, width, scale);
+                }
             }
             if let (Some((rows, b, _, m)), Some((out, first, ldz))) = (input, out.as_mut()) {
                 let lanes = n.saturating_sub(start).min(width);
@@ -2052,6 +2112,52 @@ mod tests {
             for other in &results[1..] {
                 assert_eq!(other.weights, results[0].weights, "{sizes:?}");
                 assert_eq!(other.biases, results[0].biases, "{sizes:?}");
+            }
+        }
+    }
+
+    /// Evaluation through the lit pixels (a layer of many tiles, shared
+    /// among threads) and dense gives the book's classes and z, in f64:
+    /// the images of each chunk, a short last chunk, any thread count.
+    #[test]
+    fn sparse_and_dense_evaluation_are_the_books() {
+        let (side, count) = (12, 2 * EVAL_CHUNK + 37);
+        let k = side * side;
+        for sparse in [true, false] {
+            let images = test_pixels(count * k, sparse);
+            let labels: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
+            let data = Dataset {
+                images,
+                labels,
+                rows: side,
+                cols: side,
+                classes: 10,
+            };
+            let mut net =
+                Network::<f64>::new(&[k, 150, 10], &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
+            net.activation = Activation::Relu;
+            net.cost = Cost::LogLikelihood;
+            let book: Vec<usize> = (0..count)
+                .map(|i| {
+                    let (x, _) = crate::network::examples::<f64>(&data, &[i], 10);
+                    argmax(net.feedforward(x.column(0)).view())
+                })
+                .collect();
+            let book_cost = {
+                let indices: Vec<usize> = (0..count).collect();
+                let (x, y) = crate::network::examples::<f64>(&data, &indices, 10);
+                net.total_cost(x.view(), y.view()) / count as f64
+            };
+            for threads in [1, 2, 3] {
+                let mut ws = Trainer::new(&net.sizes, 10, threads);
+                assert_eq!(ws.predictions(&net, &data), book, "sparse {sparse}");
+                let e = ws.evaluate_full(&net, &data);
+                assert!((e.mean_cost - book_cost).abs() < 1e-12 * book_cost);
+                let shared = ws.eval.first.tiles.threads() > 1;
+                assert_eq!(shared, threads > 1, "sparse {sparse}");
+                assert!(!ws.eval.first.active, "sparse {sparse}");
+                // The lit pixels of the last chunk, if it went sparse.
+                assert_eq!(ws.eval.first.rows[0].len(), if sparse { 37 } else { 0 });
             }
         }
     }

@@ -79,6 +79,16 @@ mod sealed {
             ldz: usize,
         );
         /// # Safety
+        /// The sizes `real::sparse_rank_update` asserts.
+        unsafe fn sparse_rank_update_raw(
+            x: &SparseRows<Self>,
+            c: &[Self],
+            ldc: usize,
+            wt: &mut [Self],
+            np: usize,
+            scale: Self,
+        );
+        /// # Safety
         /// The sizes `real::sparse_tile_step` asserts.
         #[allow(clippy::too_many_arguments)]
         unsafe fn sparse_tile_step_raw(
@@ -170,6 +180,18 @@ impl sealed::Sealed for f64 {
     ) {
         // SAFETY: by the caller's word.
         unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z, ldz) }
+    }
+
+    unsafe fn sparse_rank_update_raw(
+        x: &SparseRows<f64>,
+        c: &[f64],
+        ldc: usize,
+        wt: &mut [f64],
+        np: usize,
+        scale: f64,
+    ) {
+        // SAFETY: by the caller's word.
+        unsafe { sparse_rank_update_generic(x, c, ldc, wt, np, scale) }
     }
 
     unsafe fn sparse_tile_step_raw(
@@ -299,6 +321,24 @@ impl sealed::Sealed for f32 {
         unsafe { sparse_affine_generic(x, examples, wt, np, n, b, z, ldz) }
     }
 
+    unsafe fn sparse_rank_update_raw(
+        x: &SparseRows<f32>,
+        c: &[f32],
+        ldc: usize,
+        wt: &mut [f32],
+        np: usize,
+        scale: f32,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
+            // SAFETY: simd() found AVX-512F; rows of at most BLOCK chunks; the
+            // caller asserted the sizes.
+            return unsafe { sparse::avx512::rank_update(x, c, ldc, wt, np, scale) };
+        }
+        // SAFETY: by the caller's word.
+        unsafe { sparse_rank_update_generic(x, c, ldc, wt, np, scale) }
+    }
+
     unsafe fn sparse_tile_step_raw(
         x: &ByInput<f32>,
         c: &[f32],
@@ -353,6 +393,29 @@ unsafe fn sparse_affine_generic<F: NdFloat>(
         // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
         Simd::Avx2 => unsafe { sparse::x86::affine_avx2(x, examples, wt, np, n, b, z, ldz) },
         _ => sparse::affine_impl::<F, false>(x, examples, wt, np, n, b, z, ldz),
+    }
+}
+
+/// The sparse first layer's BP4, example by example, generic over the type.
+///
+/// # Safety
+/// The sizes `sparse_rank_update` asserts.
+unsafe fn sparse_rank_update_generic<F: NdFloat>(
+    x: &SparseRows<F>,
+    c: &[F],
+    ldc: usize,
+    wt: &mut [F],
+    np: usize,
+    scale: F,
+) {
+    match simd() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
+        Simd::Avx512 => unsafe { sparse::x86::rank_update_avx512(x, c, ldc, wt, np, scale) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
+        Simd::Avx2 => unsafe { sparse::x86::rank_update_avx2(x, c, ldc, wt, np, scale) },
+        _ => sparse::rank_update_impl::<F, false>(x, c, ldc, wt, np, scale),
     }
 }
 
@@ -461,6 +524,28 @@ pub fn sparse_affine<F: Real>(
     assert!(x.k() * np <= wt.len());
     // SAFETY: the sizes are asserted above.
     unsafe { F::sparse_affine_raw(x, examples, wt, np, n, b, z, ldz) }
+}
+
+/// The sparse first layer's BP4 on a tile of its transposed weights (see
+/// `sparse_affine`), example by example: wt → scale·wt + Σ_i x_i c_i, where
+/// example i's row of −(η/m) δ, padded with zeros, is the np floats at i·ldc
+/// of `c`. Each row of the tile is loaded and stored once per lit entry:
+/// for one tile and few examples, cheaper than sorting them by input.
+pub fn sparse_rank_update<F: Real>(
+    x: &SparseRows<F>,
+    c: &[F],
+    ldc: usize,
+    wt: &mut [F],
+    np: usize,
+    scale: F,
+) {
+    // As in `sparse_affine`: a whole row of np ≥ CHUNK floats per lit input.
+    assert!(np >= CHUNK && np.is_multiple_of(CHUNK) && np <= ldc);
+    let m = x.len();
+    assert!(m == 0 || c.len() >= (m - 1) * ldc + np);
+    assert!(x.k() * np <= wt.len());
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::sparse_rank_update_raw(x, c, ldc, wt, np, scale) }
 }
 
 /// The sparse first layer's BP4 and step on a tile of its transposed

@@ -25,7 +25,7 @@ pub const CHUNK: usize = 16;
 /// the kernels' unchecked loads rely on it.
 ///
 /// The same entries input by input (`by_input`), each input's examples in
-/// order, are made by every fill: BP4 runs over them.
+/// order, are sorted on demand: BP4 on many tiles runs over them.
 #[derive(Clone, Debug)]
 pub struct SparseRows<F> {
     starts: Vec<usize>,
@@ -33,6 +33,8 @@ pub struct SparseRows<F> {
     value: Vec<F>,
     k: usize,
     by_input: ByInput<F>,
+    /// Whether `by_input` holds this fill's entries.
+    indexed: bool,
     /// b / 255 for every byte b, made once: the portable scan's values.
     pixel_values: Box<[F; 256]>,
 }
@@ -52,18 +54,20 @@ impl<F: Float> SparseRows<F> {
             value: Vec::new(),
             k: 0,
             by_input: ByInput::default(),
+            indexed: false,
             pixel_values: Box::new(pixel_values()),
         }
     }
 
-    /// The entries input by input, as the last fill left them.
+    /// The entries input by input, once `index_by_input` has sorted them.
     pub fn by_input(&self) -> &ByInput<F> {
+        assert!(self.indexed, "the entries are sorted by input");
         &self.by_input
     }
 
     /// Sorts the entries by input (a counting sort, so each input's
-    /// examples stay in order). Every fill ends with it.
-    fn index_by_input(&mut self) {
+    /// examples stay in order), for `by_input`.
+    pub fn index_by_input(&mut self) {
         let (m, k) = (self.len(), self.k);
         let by = &mut self.by_input;
         let total = self.starts[m];
@@ -91,6 +95,7 @@ impl<F: Float> SparseRows<F> {
         }
         by.next = next;
         by.examples = m;
+        self.indexed = true;
     }
 
     /// Example i's lit inputs: their indices and values.
@@ -126,7 +131,8 @@ impl<F: Float> SparseRows<F> {
             }
             self.starts.push(self.index.len());
         }
-        self.index_by_input();
+        self.by_input.examples = 0;
+        self.indexed = false;
     }
 
     /// Example count for `pixels` in images of k bytes; clears `self` for
@@ -150,7 +156,8 @@ impl<F: Float> SparseRows<F> {
         let k = k.max(1);
         self.clear_for(pixels, k);
         self.fill_portably(pixels, k);
-        self.index_by_input();
+        self.by_input.examples = 0;
+        self.indexed = false;
     }
 
     /// Inputs per example: every stored index is below it.
@@ -209,7 +216,8 @@ impl SparseRows<f32> {
             len = unsafe { avx512::lit(image, len, &mut self.index[..], &mut self.value[..]) };
             self.starts.push(len);
         }
-        self.index_by_input();
+        self.by_input.examples = 0;
+        self.indexed = false;
     }
 }
 
@@ -315,6 +323,14 @@ impl Tiles {
             lanes,
             parts,
         }
+    }
+
+    /// Whether BP4 runs input by input (`ByInput`, see `real::sparse_tile_step`):
+    /// for more than one tile, where each row's load and store, once a
+    /// step, then pays for sorting the entries; one tile takes them example
+    /// by example (`real::sparse_rank_update`).
+    pub fn by_input(&self) -> bool {
+        self.lanes.len() > 2
     }
 
     /// Threads the tiles are shared among.
@@ -527,6 +543,68 @@ pub(super) mod avx512 {
         }
     }
 
+    /// SAFETY (for callers): AVX-512F; the sizes `real::sparse_rank_update` asserts.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn rank_update(
+        x: &SparseRows<f32>,
+        c: &[f32],
+        ldc: usize,
+        wt: &mut [f32],
+        np: usize,
+        scale: f32,
+    ) {
+        if scale != 1.0 {
+            let s = _mm512_set1_ps(scale);
+            for chunk in wt.chunks_exact_mut(CHUNK) {
+                // SAFETY: the chunk holds 16 floats.
+                unsafe {
+                    let w = _mm512_loadu_ps(chunk.as_ptr());
+                    _mm512_storeu_ps(chunk.as_mut_ptr(), _mm512_mul_ps(s, w));
+                }
+            }
+        }
+        // SAFETY: as the caller's.
+        unsafe {
+            match np / CHUNK {
+                1 => update_w::<1>(x, c, ldc, wt, np),
+                2 => update_w::<2>(x, c, ldc, wt, np),
+                3 => update_w::<3>(x, c, ldc, wt, np),
+                _ => update_w::<4>(x, c, ldc, wt, np),
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F; every lit index is a row of `wt` holding np ≥ 16·W floats,
+    /// as `real::sparse_rank_update` asserts.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn update_w<const W: usize>(
+        x: &SparseRows<f32>,
+        c: &[f32],
+        ldc: usize,
+        wt: &mut [f32],
+        np: usize,
+    ) {
+        for i in 0..x.len() {
+            // SAFETY: c holds np floats at i·ldc for each example i; every index is
+            // below x.k, so wt holds its row.
+            unsafe {
+                let ci: [__m512; W] =
+                    std::array::from_fn(|cc| _mm512_loadu_ps(c.as_ptr().add(i * ldc + cc * CHUNK)));
+                let (index, value) = x.example(i);
+                for (&k, &v) in index.iter().zip(value) {
+                    let row = wt.as_mut_ptr().add(k as usize * np);
+                    let v = _mm512_set1_ps(v);
+                    for (cc, &cv) in ci.iter().enumerate() {
+                        let p = row.add(cc * CHUNK);
+                        _mm512_storeu_ps(p, _mm512_fmadd_ps(v, cv, _mm512_loadu_ps(p)));
+                    }
+                }
+            }
+        }
+    }
+
     /// SAFETY (for callers): AVX-512F; the sizes `real::sparse_tile_step`
     /// asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
@@ -656,6 +734,36 @@ pub(super) mod x86 {
         ldz: usize,
     ) {
         affine_impl::<F, true>(x, examples, wt, np, n, b, z, ldz)
+    }
+
+    /// # Safety
+    /// The processor has AVX2 and FMA; the sizes `real::sparse_rank_update`
+    /// asserts.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn rank_update_avx2<F: Float>(
+        x: &SparseRows<F>,
+        c: &[F],
+        ldc: usize,
+        wt: &mut [F],
+        np: usize,
+        scale: F,
+    ) {
+        rank_update_impl::<F, true>(x, c, ldc, wt, np, scale)
+    }
+
+    /// # Safety
+    /// The processor has AVX-512F; the sizes `real::sparse_rank_update`
+    /// asserts.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn rank_update_avx512<F: Float>(
+        x: &SparseRows<F>,
+        c: &[F],
+        ldc: usize,
+        wt: &mut [F],
+        np: usize,
+        scale: F,
+    ) {
+        rank_update_impl::<F, true>(x, c, ldc, wt, np, scale)
     }
 
     /// # Safety
@@ -792,6 +900,32 @@ fn add_row<F: Float, const FMA: bool, const W: usize>(
     }
 }
 
+/// BP4 example by example over the lit inputs, for a tile on one row of
+/// vectors at most: wt[k] → scale · wt[k] + Σ_i x_ik c_i.
+#[inline(always)]
+pub(super) fn rank_update_impl<F: Float, const FMA: bool>(
+    x: &SparseRows<F>,
+    c: &[F],
+    ldc: usize,
+    wt: &mut [F],
+    np: usize,
+    scale: F,
+) {
+    if scale != F::one() {
+        wt.iter_mut().for_each(|w| *w = scale * *w);
+    }
+    for i in 0..x.len() {
+        let ci = &c[i * ldc..][..np];
+        let (index, value) = x.example(i);
+        for (&k, &v) in index.iter().zip(value) {
+            let row = &mut wt[k as usize * np..][..np];
+            for (w, &cj) in row.iter_mut().zip(ci) {
+                *w = madd::<F, FMA>(v, cj, *w);
+            }
+        }
+    }
+}
+
 /// BP4 and the step for a tile of the transposed weights, input row by
 /// input row, each row loaded and stored once: without momentum,
 /// w → scale·w + Σ_i x_ij c_i; with it, v → scale·v + Σ_i x_ij c_i, then
@@ -878,6 +1012,7 @@ mod tests {
     fn a_short_update_matrix_is_refused() {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0, 0.0], 2);
+        rows.index_by_input();
         let mut wt = vec![0.0f32; 16];
         sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, None, 16, 1.0, 0.0);
     }
@@ -887,6 +1022,7 @@ mod tests {
     fn a_short_velocity_is_refused() {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0, 0.0], 2);
+        rows.index_by_input();
         let (mut wt, mut vt) = (vec![0.0f32; 32], vec![0.0f32; 16]);
         let v = Some(&mut vt[..]);
         sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, v, 16, 0.9, 0.0);
@@ -897,11 +1033,32 @@ mod tests {
     fn too_few_error_rows_are_refused() {
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
+        rows.index_by_input();
         let mut wt = vec![0.0f32; 32];
         sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, None, 16, 1.0, 0.0);
     }
 
-    use super::super::real::{sparse_affine, sparse_tile_step};
+    use super::super::real::{sparse_affine, sparse_rank_update, sparse_tile_step};
+
+    #[test]
+    #[should_panic]
+    fn a_short_update_matrix_is_refused_example_by_example() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0, 0.0], 2);
+        let mut wt = vec![0.0f32; 16];
+        sparse_rank_update(&rows, &[0.0; 16], 16, &mut wt, 16, 1.0);
+    }
+
+    #[test]
+    #[should_panic]
+    fn entries_not_sorted_by_input_are_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&[1.0, 0.0], 2);
+        rows.index_by_input();
+        rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
+        let mut wt = vec![0.0f32; 32];
+        sparse_tile_step(rows.by_input(), &[0.0; 32], 16, &mut wt, None, 16, 1.0, 0.0);
+    }
     use super::*;
 
     /// The entries input by input are those example by example, each
@@ -914,6 +1071,7 @@ mod tests {
             .collect();
         let mut rows = SparseRows::<f64>::new();
         rows.fill_from_values(&values, k);
+        rows.index_by_input();
         let by = rows.by_input();
         assert_eq!((by.k(), by.examples()), (k, m));
         for j in 0..k {
@@ -945,6 +1103,7 @@ mod tests {
             .collect();
         let mut rows = SparseRows::<f32>::new();
         rows.fill_from_values(&x, k);
+        rows.index_by_input();
         // Without FMA (the portable build, or Miri) each product is rounded.
         let fma = super::super::kernels::simd() != super::super::kernels::Simd::Portable;
         for np in [16, 32, 48, 64] {
@@ -995,6 +1154,16 @@ mod tests {
                 } else {
                     tile_step_impl::<f32, false>(by, &c, ldc, &mut w2, vt, np, scale, decay);
                 }
+                // The example-by-example kernel, then the step, as one tile
+                // trains.
+                let (mut w3, mut v3) = (w0.clone(), v0.clone());
+                if momentum {
+                    sparse_rank_update(&rows, &c, ldc, &mut v3, np, scale);
+                    super::super::real::momentum_step(&mut w3, &mut v3, decay);
+                } else {
+                    sparse_rank_update(&rows, &c, ldc, &mut w3, np, scale);
+                }
+                assert_eq!((&w3, &v3), (&w, &v), "np {np}, momentum {momentum}");
                 assert_eq!(w1, w, "np {np}, momentum {momentum}");
                 assert_eq!(w2, w, "np {np}, momentum {momentum}");
                 assert_eq!((&v1, &v2), (&v, &v), "np {np}");
