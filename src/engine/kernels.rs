@@ -82,6 +82,40 @@ fn finish_with<F: Float>(delta: &mut [F], a: &[F], mask: &[F], prime: impl Fn(F)
     }
 }
 
+/// Inverted dropout's masks from one 32-bit draw a neuron (`words`, four
+/// little-endian bytes each): a neuron is dropped (mask 0) when its draw is
+/// below `threshold`, else kept (mask `keep`); a → a·mask. In vector
+/// registers where the processor has AVX2.
+pub fn dropout_masks<F: Float>(words: &[u8], threshold: u64, keep: F, a: &mut [F], mask: &mut [F]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor has AVX2 and FMA.
+        return unsafe { x86::dropout_masks(words, threshold, keep, a, mask) };
+    }
+    dropout_masks_impl(words, threshold, keep, a, mask)
+}
+
+#[inline(always)]
+fn dropout_masks_impl<F: Float>(
+    words: &[u8],
+    threshold: u64,
+    keep: F,
+    a: &mut [F],
+    mask: &mut [F],
+) {
+    let draws = words
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    for ((v, mk), draw) in a.iter_mut().zip(mask.iter_mut()).zip(draws) {
+        *mk = if u64::from(draw) < threshold {
+            F::zero()
+        } else {
+            keep
+        };
+        *v *= *mk;
+    }
+}
+
 /// a = f(z) in place, for an activation computed in plain arithmetic
 /// (ReLU, linear), in vector registers where the processor has AVX2.
 pub fn apply_plain<F: Float>(f: Activation, z: &mut [F]) {
@@ -206,6 +240,19 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn bp2_finish<F: Float>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) {
         bp2_finish_impl(f, delta, a, mask)
+    }
+
+    /// # Safety
+    /// The processor has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dropout_masks<F: Float>(
+        words: &[u8],
+        threshold: u64,
+        keep: F,
+        a: &mut [F],
+        mask: &mut [F],
+    ) {
+        dropout_masks_impl(words, threshold, keep, a, mask)
     }
 
     /// # Safety

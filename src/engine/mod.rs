@@ -1052,6 +1052,8 @@ struct Dropout<F> {
     rng: ChaCha8Rng,
     masks: Vec<Vec<F>>,
     pre: Vec<Vec<F>>,
+    /// The draws for one layer's masks, four bytes a neuron.
+    words: Vec<u8>,
 }
 
 impl<F: Real> Dropout<F> {
@@ -1066,14 +1068,13 @@ impl<F: Real> Dropout<F> {
         let pre = &mut self.pre[i][..a.len()];
         pre.copy_from_slice(a);
         let mask = &mut self.masks[i][..a.len()];
-        for (v, mk) in a.iter_mut().zip(mask.iter_mut()) {
-            *mk = if u64::from(self.rng.next_u32()) < threshold {
-                F::zero()
-            } else {
-                keep
-            };
-            *v *= *mk;
+        // The words next_u32 would give one by one, drawn at once.
+        if self.words.len() < 4 * a.len() {
+            self.words.resize(4 * a.len(), 0);
         }
+        let words = &mut self.words[..4 * a.len()];
+        self.rng.fill_bytes(words);
+        real::dropout_masks(words, threshold, keep, a, mask);
     }
 }
 
@@ -1415,6 +1416,7 @@ impl<F: Real> Trainer<F> {
                 rng: ChaCha8Rng::seed_from_u64(0),
                 masks: Vec::new(),
                 pre: Vec::new(),
+                words: Vec::new(),
             },
             density: None,
             sparse: None,

@@ -582,6 +582,12 @@ pub fn bp2_finish<F: Real>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) 
     kernels::bp2_finish(f, delta, a, mask)
 }
 
+/// Inverted dropout's masks from one 32-bit draw a neuron (see
+/// `kernels::dropout_masks`), applied to `a`.
+pub fn dropout_masks<F: Real>(words: &[u8], threshold: u64, keep: F, a: &mut [F], mask: &mut [F]) {
+    kernels::dropout_masks(words, threshold, keep, a, mask)
+}
+
 /// a = f(z) in place for ReLU or a linear neuron.
 pub fn apply_plain<F: Real>(f: Activation, z: &mut [F]) {
     kernels::apply_plain(f, z)
