@@ -231,3 +231,89 @@ fn gradcheck_passes_on_784_30_10() {
 fn gradcheck_passes_on_784_100_10() {
     chapter_networks_pass_gradcheck(&[784, 100, 10], 1..=2);
 }
+
+/// A wide first layer on sparse input trains through the lit inputs, its
+/// tiles shared among the threads: the engine's gradient there is the
+/// book's, on 1–4 threads, and agrees with eq. (46) on a sample of weights
+/// and biases of both layers (including weights of inputs that are zero in
+/// every example, whose gradient is exactly 0).
+#[test]
+fn wide_sparse_gradient_matches_the_book_and_finite_differences() {
+    let sizes = [300, 300, 10];
+    let m = 10;
+    for (activation, cost) in [
+        (Activation::Relu, Cost::LogLikelihood),
+        (Activation::Sigmoid, Cost::CrossEntropy),
+    ] {
+        let (mut net, x, y) = setup(&sizes, m, 31);
+        net.activation = activation;
+        net.cost = cost;
+        // Four inputs in five zero; the last 20 inputs zero everywhere.
+        let x = Array2::from_shape_fn(x.dim(), |(k, i)| {
+            let v = x[[k, i]];
+            if v < 0.8 || k >= 280 {
+                0.0
+            } else {
+                (v - 0.8) * 5.0
+            }
+        });
+        let (book_b, book_w) = net.backprop_batch(x.view(), y.view());
+        let largest = |s: f64, v: &f64| s.max(v.abs());
+        let scale = book_w.iter().flatten().fold(0.0f64, largest);
+        let scale = book_b.iter().flatten().fold(scale, largest);
+        for threads in [1, 2, 4] {
+            let (nabla_b, nabla_w) =
+                Trainer::new(&sizes, m, threads).gradient(&net, x.view(), y.view());
+            for l in 0..2 {
+                let off_w = (&nabla_w[l] - &book_w[l])
+                    .mapv(f64::abs)
+                    .fold(0.0f64, |a, &b| a.max(b));
+                let off_b = (&nabla_b[l] - &book_b[l])
+                    .mapv(f64::abs)
+                    .fold(0.0f64, |a, &b| a.max(b));
+                assert!(
+                    off_w.max(off_b) < 1e-12 * scale,
+                    "{activation} {cost}, {threads} threads, layer {}: off by {:e}",
+                    l + 2,
+                    off_w.max(off_b)
+                );
+            }
+            for k in 280..300 {
+                assert!(nabla_w[0].column(k).iter().all(|&g| g == 0.0));
+            }
+            // Eq. (46), centred, on a sample of parameters: ε = 1e-5 keeps
+            // the rounding of C (about 1e-16 · C / ε) far below the bound.
+            let cost_at = |net: &Network<f64>| net.total_cost(x.view(), y.view());
+            let eps = 1e-5;
+            let close = |analytic: f64, numeric: f64| {
+                (numeric - analytic).abs() <= 1e-6 * analytic.abs().max(1e-2)
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(threads as u64);
+            for _ in 0..40 {
+                let l = rng.random_range(0..2);
+                let (rows, cols) = net.weights[l].dim();
+                let (j, k) = (rng.random_range(0..rows), rng.random_range(0..cols));
+                let mut plus = net.clone();
+                let mut minus = net.clone();
+                plus.weights[l][[j, k]] += eps;
+                minus.weights[l][[j, k]] -= eps;
+                let numeric = (cost_at(&plus) - cost_at(&minus)) / (2.0 * eps);
+                let analytic = nabla_w[l][[j, k]];
+                assert!(
+                    close(analytic, numeric),
+                    "w[{l}][{j},{k}]: {analytic} vs {numeric}"
+                );
+                let mut plus = net.clone();
+                let mut minus = net.clone();
+                plus.biases[l][j] += eps;
+                minus.biases[l][j] -= eps;
+                let numeric = (cost_at(&plus) - cost_at(&minus)) / (2.0 * eps);
+                let analytic = nabla_b[l][j];
+                assert!(
+                    close(analytic, numeric),
+                    "b[{l}][{j}]: {analytic} vs {numeric}"
+                );
+            }
+        }
+    }
+}
