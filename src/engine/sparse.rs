@@ -642,7 +642,7 @@ pub(super) mod avx512 {
         c: &[f32],
         ldc: usize,
         w: &mut [f32],
-        mut v: Option<&mut [f32]>,
+        v: Option<&mut [f32]>,
         np: usize,
         scale: f32,
         decay: f32,
@@ -652,45 +652,122 @@ pub(super) mod avx512 {
             _mm512_set1_ps(decay),
             _mm512_set1_ps(1e-30),
         );
-        for j in 0..x.k() {
-            let (examples, values) = x.input(j);
-            if v.is_none() && examples.is_empty() && scale == 1.0 {
+        let plain = v.is_none() && scale == 1.0;
+        let skip = |j: usize| plain && x.input(j).0.is_empty();
+        // Row j of w (and v) lies at j·np from these.
+        let (w_base, v_base) = (w.as_mut_ptr(), v.map(|v| v.as_mut_ptr()));
+        let (k, mut j) = (x.k(), 0);
+        // Two rows at a time: each row's sum is one chain of dependent
+        // multiply-adds, so two rows keep twice as many in flight; each
+        // row's own operations and their order are unchanged.
+        while j < k {
+            if skip(j) {
+                j += 1;
                 continue;
             }
-            // SAFETY: w and v hold a row of np >= 16·W floats for input j,
-            // and c np floats at i·ldc for every example i (the caller's
-            // word; every stored example is below x.examples()).
+            let pair = j + 1 < k && !skip(j + 1);
+            // SAFETY: w and v hold a row of np >= 16·W floats for inputs j
+            // and j + 1 (if paired), and c np floats at i·ldc for every
+            // example i (the caller's word; every stored example is below
+            // x.examples()).
             unsafe {
-                let w_row = w.as_mut_ptr().add(j * np);
-                let v_row = v.as_deref_mut().map(|v| v.as_mut_ptr().add(j * np));
-                let from = v_row.unwrap_or(w_row);
-                let mut acc: [__m512; W] =
-                    std::array::from_fn(|cc| _mm512_loadu_ps(from.add(cc * CHUNK)));
-                if scale != 1.0 {
-                    acc.iter_mut().for_each(|a| *a = _mm512_mul_ps(s, *a));
-                }
-                for (&i, &value) in examples.iter().zip(values) {
-                    let ci = c.as_ptr().add(i as usize * ldc);
-                    let value = _mm512_set1_ps(value);
-                    for (cc, a) in acc.iter_mut().enumerate() {
-                        *a = _mm512_fmadd_ps(value, _mm512_loadu_ps(ci.add(cc * CHUNK)), *a);
+                let row = |j: usize| (w_base.add(j * np), v_base.map(|v| v.add(j * np)));
+                let (a_w, a_v) = row(j);
+                let mut a = load_row::<W>(a_v.unwrap_or(a_w), s, scale);
+                let (ea, va) = x.input(j);
+                if pair {
+                    let (b_w, b_v) = row(j + 1);
+                    let mut b = load_row::<W>(b_v.unwrap_or(b_w), s, scale);
+                    let (eb, vb) = x.input(j + 1);
+                    let both = ea.len().min(eb.len());
+                    for q in 0..both {
+                        add_entry::<W>(&mut a, c, ldc, ea[q], va[q]);
+                        add_entry::<W>(&mut b, c, ldc, eb[q], vb[q]);
+                    }
+                    for q in both..eb.len() {
+                        add_entry::<W>(&mut b, c, ldc, eb[q], vb[q]);
+                    }
+                    store_row::<W>(b, b_w, b_v, d, tiny);
+                    for q in both..ea.len() {
+                        add_entry::<W>(&mut a, c, ldc, ea[q], va[q]);
+                    }
+                } else {
+                    for q in 0..ea.len() {
+                        add_entry::<W>(&mut a, c, ldc, ea[q], va[q]);
                     }
                 }
-                match v_row {
-                    Some(v_row) => {
-                        for (cc, &a) in acc.iter().enumerate() {
-                            let old = _mm512_loadu_ps(w_row.add(cc * CHUNK));
-                            let next = _mm512_sub_ps(a, _mm512_mul_ps(d, old));
-                            let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(next), tiny);
-                            let next = _mm512_mask_mov_ps(next, small, _mm512_setzero_ps());
-                            _mm512_storeu_ps(v_row.add(cc * CHUNK), next);
-                            _mm512_storeu_ps(w_row.add(cc * CHUNK), _mm512_add_ps(old, next));
-                        }
+                store_row::<W>(a, a_w, a_v, d, tiny);
+            }
+            j += if pair { 2 } else { 1 };
+        }
+    }
+
+    /// A row of W vectors from `from`, times `scale` unless it is 1.
+    /// # Safety
+    /// AVX-512F; `from` points at 16·W floats.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn load_row<const W: usize>(from: *const f32, s: __m512, scale: f32) -> [__m512; W] {
+        // SAFETY: as the caller's.
+        let mut acc: [__m512; W] =
+            std::array::from_fn(|cc| unsafe { _mm512_loadu_ps(from.add(cc * CHUNK)) });
+        if scale != 1.0 {
+            acc.iter_mut().for_each(|a| *a = _mm512_mul_ps(s, *a));
+        }
+        acc
+    }
+
+    /// acc += value · (example i's row of c).
+    /// # Safety
+    /// AVX-512F; c holds 16·W floats at i·ldc.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn add_entry<const W: usize>(
+        acc: &mut [__m512; W],
+        c: &[f32],
+        ldc: usize,
+        i: u32,
+        value: f32,
+    ) {
+        // SAFETY: as the caller's.
+        unsafe {
+            let ci = c.as_ptr().add(i as usize * ldc);
+            let value = _mm512_set1_ps(value);
+            for (cc, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_ps(value, _mm512_loadu_ps(ci.add(cc * CHUNK)), *a);
+            }
+        }
+    }
+
+    /// The row's sum into w, or with a velocity, v → acc − decay·w (0 below
+    /// 1e-30) and w → w + v.
+    /// # Safety
+    /// AVX-512F; `w_row` (and `v_row`) point at 16·W floats.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn store_row<const W: usize>(
+        acc: [__m512; W],
+        w_row: *mut f32,
+        v_row: Option<*mut f32>,
+        d: __m512,
+        tiny: __m512,
+    ) {
+        // SAFETY: as the caller's.
+        unsafe {
+            match v_row {
+                Some(v_row) => {
+                    for (cc, &a) in acc.iter().enumerate() {
+                        let old = _mm512_loadu_ps(w_row.add(cc * CHUNK));
+                        let next = _mm512_sub_ps(a, _mm512_mul_ps(d, old));
+                        let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(next), tiny);
+                        let next = _mm512_mask_mov_ps(next, small, _mm512_setzero_ps());
+                        _mm512_storeu_ps(v_row.add(cc * CHUNK), next);
+                        _mm512_storeu_ps(w_row.add(cc * CHUNK), _mm512_add_ps(old, next));
                     }
-                    None => {
-                        for (cc, &a) in acc.iter().enumerate() {
-                            _mm512_storeu_ps(w_row.add(cc * CHUNK), a);
-                        }
+                }
+                None => {
+                    for (cc, &a) in acc.iter().enumerate() {
+                        _mm512_storeu_ps(w_row.add(cc * CHUNK), a);
                     }
                 }
             }
