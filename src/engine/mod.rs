@@ -25,7 +25,7 @@ use crate::data::Dataset;
 use crate::network::{Gradient, Network, argmax};
 use crate::rules::{Evaluation, Rule, Velocity};
 use pool::Pool;
-use sparse::{SparseRows, Tiles};
+use sparse::{SparseRows, Tiles, Visit};
 
 pub use real::Real;
 
@@ -177,6 +177,7 @@ impl<F: Real> Network<F> {
                 rows: [rows0, rows1, _],
                 cur,
                 c,
+                owed,
                 ..
             } = first;
             let (rows, next_rows) = if *cur == 0 {
@@ -195,10 +196,11 @@ impl<F: Real> Network<F> {
             };
             // BP4 on a sparse first layer all on one thread (`alone`): the
             // delta is −(η/m) δ², as `backward` left it.
-            let one_thread_bp4 = |delta: &[F], c: &mut [F], wt: &mut [F], vt: &mut [F]| {
-                padded_rows(delta, n, c, tiles.np);
-                first_tiles(tiles, wt, vt, c, Some((rows, rule)), None, alone);
-            };
+            let one_thread_bp4 =
+                |delta: &[F], c: &mut [F], wt: &mut [F], vt: &mut [F], owed: &mut Owed<F>| {
+                    padded_rows(delta, n, c, tiles.np);
+                    first_tiles(tiles, wt, vt, c, owed, Some((rows, rule)), None, alone);
+                };
             if self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m)) {
                 // The helper loads while this thread backpropagates, and,
                 // if sparse on one thread, moves w² (which needs only this
@@ -206,14 +208,14 @@ impl<F: Real> Network<F> {
                 pool.join(load_next, || {
                     self.backward(m, y, rule, activations, back, dropout, alone);
                     if sparse && !shared {
-                        one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt);
+                        one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt, owed);
                     }
                 });
             } else {
                 load_next();
                 self.backward(m, y, rule, activations, back, dropout, pool);
                 if sparse && !shared {
-                    one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt);
+                    one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt, owed);
                 }
             }
             assert!(m_next <= capacity, "a mini-batch larger than the workspace");
@@ -232,7 +234,7 @@ impl<F: Real> Network<F> {
                     a: &mut activations[0],
                     split,
                 });
-                first_tiles(tiles, wt, vt, c, Some((rows, rule)), forward, pool);
+                first_tiles(tiles, wt, vt, c, owed, Some((rows, rule)), forward, pool);
                 more
             } else {
                 !sparse && self.first_layer_step(x, m, rule, ws, next_x)
@@ -274,6 +276,13 @@ impl<F: Real> Network<F> {
     fn store_first(&mut self, ws: &mut Trainer<F>) {
         if ws.sparse_first() {
             let first = &mut ws.buffers.first;
+            catch_up(
+                &first.tiles,
+                &mut first.wt,
+                &mut first.vt,
+                &mut first.owed,
+                &ws.pool,
+            );
             let w = self.weights[0]
                 .as_slice_mut()
                 .expect("weights are kept in standard layout");
@@ -365,6 +374,7 @@ impl<F: Real> Network<F> {
                         wt,
                         vt,
                         c,
+                        &mut first.owed,
                         Some((&first.rows[this], rule)),
                         None,
                         alone,
@@ -557,8 +567,8 @@ impl<F: Real> Network<F> {
             let delta = &ws.back.deltas[0][..m * n];
             padded_rows(delta, n, &mut first.c, first.tiles.np);
             let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &first.c);
-            let rows = &first.rows[first.cur];
-            first_tiles(tiles, wt, vt, c, Some((rows, rule)), None, &ws.pool);
+            let (rows, owed) = (&first.rows[first.cur], &mut first.owed);
+            first_tiles(tiles, wt, vt, c, owed, Some((rows, rule)), None, &ws.pool);
             return false;
         }
         let Trainer {
@@ -697,6 +707,7 @@ impl<F: Real> Network<F> {
                 rows,
                 cur,
                 c,
+                owed,
                 ..
             } = first;
             let b = self.biases[0]
@@ -711,7 +722,7 @@ impl<F: Real> Network<F> {
                 a: &mut activations[0][..m * n],
                 split,
             };
-            first_tiles(tiles, wt, vt, c, None, Some(forward), pool);
+            first_tiles(tiles, wt, vt, c, owed, None, Some(forward), pool);
             return;
         }
         let Buffers {
@@ -986,6 +997,73 @@ struct FirstLayer<F> {
     cur: usize,
     /// −(η/m) δ², rows padded to np with zeros.
     c: Vec<F>,
+    owed: Owed<F>,
+}
+
+/// Momentum's steps owed by rows of the first layer's tiles that a step
+/// left unvisited (see `sparse::Visit`), all taken by `catch_up`.
+struct Owed<F> {
+    /// Per input, the steps owed, and whether this step visits it.
+    steps: Vec<u32>,
+    needed: Vec<bool>,
+    /// Whether any step is owed, and the scale and decay of those steps.
+    any: bool,
+    rule: (F, F),
+    /// k inputs and no examples: what a catch-up runs over.
+    blank: SparseRows<F>,
+}
+
+impl<F: Real> Owed<F> {
+    fn new() -> Self {
+        Owed {
+            steps: Vec::new(),
+            needed: Vec::new(),
+            any: false,
+            rule: (F::one(), F::zero()),
+            blank: SparseRows::new(),
+        }
+    }
+
+    /// Room for k inputs.
+    fn sized(&mut self, k: usize) {
+        if self.steps.len() != k {
+            self.steps = vec![0; k];
+            self.needed = vec![true; k];
+            self.blank.fill_from_values(&[], k);
+            self.blank.index_by_input();
+            self.any = false;
+        }
+    }
+}
+
+/// Takes every step the tiles' rows owe (see `Owed`), each thread its own.
+fn catch_up<F: Real>(tiles: &Tiles, wt: &mut [F], vt: &mut [F], owed: &mut Owed<F>, pool: &Pool) {
+    if !owed.any {
+        return;
+    }
+    let k = tiles.k;
+    let (scale, decay) = owed.rule;
+    let visit = Visit {
+        owed: &owed.steps,
+        needed: &[],
+        step: false,
+    };
+    let blank = owed.blank.by_input();
+    let items: Vec<_> = tiles
+        .parts_mut(wt)
+        .into_iter()
+        .zip(tiles.parts_mut(vt))
+        .collect();
+    pool.scatter(items, |((spans, w), (_, v))| {
+        let base = spans.first().map_or(0, |&(start, _)| start);
+        for &(start, width) in &spans {
+            let tile = k * (start - base)..k * (start - base + width);
+            let (w, v) = (&mut w[tile.clone()], Some(&mut v[tile]));
+            real::sparse_tile_step(blank, &[], width, w, v, width, scale, decay, visit);
+        }
+    });
+    owed.steps.fill(0);
+    owed.any = false;
 }
 
 /// A mini-batch's input a¹, one row of n_1 values per example.
@@ -1248,6 +1326,7 @@ fn first_tiles<F: Real>(
     wt: &mut [F],
     vt: &mut [F],
     c: &[F],
+    owed: &mut Owed<F>,
     step: Option<(&SparseRows<F>, &Rule<F>)>,
     forward: Option<Forward<F>>,
     pool: &Pool,
@@ -1256,6 +1335,41 @@ fn first_tiles<F: Real>(
     let threads = tiles.threads();
     let by_input = tiles.by_input();
     let momentum = step.is_some_and(|(_, rule)| rule.momentum != F::zero());
+    // With momentum, rows lit in neither this mini-batch nor the one fed
+    // forward next are left, owing the step, when the next is known.
+    let lazy = by_input && momentum && forward.is_some();
+    if let Some((rows, rule)) = step
+        && by_input
+        && momentum
+    {
+        owed.sized(k);
+        if owed.any && owed.rule != (rule.scale(), rule.decay) {
+            catch_up(tiles, wt, vt, owed, pool);
+        }
+        if lazy {
+            owed.needed.fill(false);
+            let by = rows.by_input();
+            for (j, needed) in owed.needed.iter_mut().enumerate() {
+                *needed = !by.input(j).0.is_empty();
+            }
+            if let Some(next) = forward.as_ref().map(|f| f.rows) {
+                for i in 0..next.len() {
+                    for &j in next.example(i).0 {
+                        owed.needed[j as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    let visit = Visit {
+        owed: if by_input && momentum {
+            &owed.steps
+        } else {
+            &[]
+        },
+        needed: if lazy { &owed.needed } else { &[] },
+        step: true,
+    };
     let mut vts: Vec<Option<&mut [F]>> = if momentum {
         tiles
             .parts_mut(vt)
@@ -1303,7 +1417,8 @@ fn first_tiles<F: Real>(
                 let (c, v) = (&c[start..], v.as_deref_mut().map(|v| &mut v[tile]));
                 let (scale, decay) = (rule.scale(), rule.decay);
                 if by_input {
-                    real::sparse_tile_step(rows.by_input(), c, np, w, v, width, scale, decay);
+                    let x = rows.by_input();
+                    real::sparse_tile_step(x, c, np, w, v, width, scale, decay, visit);
                 } else if let Some(v) = v {
                     real::sparse_rank_update(rows, c, np, v, width, scale);
                     real::momentum_step(w, v, decay);
@@ -1321,6 +1436,17 @@ fn first_tiles<F: Real>(
             apply(f, out);
         }
     });
+    if let Some((_, rule)) = step
+        && by_input
+        && momentum
+    {
+        // A row visited has taken what it owed; one left owes one more.
+        for (steps, &needed) in owed.steps.iter_mut().zip(&owed.needed) {
+            *steps = if needed || !lazy { 0 } else { *steps + 1 };
+        }
+        owed.any = lazy && owed.steps.iter().any(|&s| s > 0);
+        owed.rule = (rule.scale(), rule.decay);
+    }
     if let Some(Forward { rows, a, split, .. }) = forward
         && threads > 1
     {
@@ -1360,6 +1486,7 @@ impl<F: Real> Buffers<F> {
                 rows: [SparseRows::new(), SparseRows::new(), SparseRows::new()],
                 cur: 0,
                 c: Vec::new(),
+                owed: Owed::new(),
             },
         }
     }

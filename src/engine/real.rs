@@ -9,7 +9,7 @@ use std::ops::Range;
 use ndarray::NdFloat;
 
 use super::kernels::{self, Simd, simd};
-use super::sparse::{self, ByInput, CHUNK, SparseRows};
+use super::sparse::{self, ByInput, CHUNK, SparseRows, Visit};
 use crate::activation::Activation;
 
 /// A float type the engine trains in: f32 or f64. Sealed: the engine's
@@ -100,6 +100,7 @@ mod sealed {
             np: usize,
             scale: Self,
             decay: Self,
+            visit: Visit,
         );
         fn fill_from_pixels(rows: &mut SparseRows<Self>, pixels: &[u8], k: usize);
     }
@@ -203,9 +204,10 @@ impl sealed::Sealed for f64 {
         np: usize,
         scale: f64,
         decay: f64,
+        visit: Visit,
     ) {
         // SAFETY: by the caller's word.
-        unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay) }
+        unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay, visit) }
     }
 
     fn fill_from_pixels(rows: &mut SparseRows<f64>, pixels: &[u8], k: usize) {
@@ -348,15 +350,16 @@ impl sealed::Sealed for f32 {
         np: usize,
         scale: f32,
         decay: f32,
+        visit: Visit,
     ) {
         #[cfg(target_arch = "x86_64")]
         if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
             // SAFETY: simd() found AVX-512F; rows of at most BLOCK chunks; the
             // caller asserted the sizes.
-            return unsafe { sparse::avx512::tile_step(x, c, ldc, w, v, np, scale, decay) };
+            return unsafe { sparse::avx512::tile_step(x, c, ldc, w, v, np, scale, decay, visit) };
         }
         // SAFETY: by the caller's word.
-        unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay) }
+        unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay, visit) }
     }
 
     fn fill_from_pixels(rows: &mut SparseRows<f32>, pixels: &[u8], k: usize) {
@@ -433,15 +436,20 @@ unsafe fn sparse_tile_step_generic<F: NdFloat>(
     np: usize,
     scale: F,
     decay: F,
+    visit: Visit,
 ) {
     match simd() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: simd() found AVX-512F; the caller asserted the sizes.
-        Simd::Avx512 => unsafe { sparse::x86::tile_step_avx512(x, c, ldc, w, v, np, scale, decay) },
+        Simd::Avx512 => unsafe {
+            sparse::x86::tile_step_avx512(x, c, ldc, w, v, np, scale, decay, visit)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
-        Simd::Avx2 => unsafe { sparse::x86::tile_step_avx2(x, c, ldc, w, v, np, scale, decay) },
-        _ => sparse::tile_step_impl::<F, false>(x, c, ldc, w, v, np, scale, decay),
+        Simd::Avx2 => unsafe {
+            sparse::x86::tile_step_avx2(x, c, ldc, w, v, np, scale, decay, visit)
+        },
+        _ => sparse::tile_step_impl::<F, false>(x, c, ldc, w, v, np, scale, decay, visit),
     }
 }
 
@@ -552,7 +560,8 @@ pub fn sparse_rank_update<F: Real>(
 /// weights (see `sparse_affine`), from a mini-batch's lit inputs `x` taken
 /// input by input, and −(η/m) δ (example i's row, padded with zeros, the
 /// np floats at i·ldc of `c`): w → scale·w + Σ_i x_i c_i, or with the
-/// velocity `v`, v → scale·v + Σ_i x_i c_i, v → v − decay·w, w → w + v.
+/// velocity `v`, v → scale·v + Σ_i x_i c_i, v → v − decay·w, w → w + v,
+/// on the rows `visit` names, after the steps they owe.
 #[allow(clippy::too_many_arguments)]
 pub fn sparse_tile_step<F: Real>(
     x: &ByInput<F>,
@@ -563,17 +572,20 @@ pub fn sparse_tile_step<F: Real>(
     np: usize,
     scale: F,
     decay: F,
+    visit: Visit,
 ) {
     // The kernels read and write a whole row of np ≥ CHUNK floats of w (and
     // v) for every input, and np floats of c for every stored example
-    // (each below x.examples(), as ByInput keeps it).
+    // (each below x.examples(), as ByInput keeps it). Steps are owed, and
+    // rows left unvisited, only with momentum.
     assert!(np >= CHUNK && np.is_multiple_of(CHUNK) && np <= ldc);
+    assert!(v.is_some() || (visit.owed.is_empty() && visit.needed.is_empty() && visit.step));
     let m = x.examples();
     assert!(m == 0 || c.len() >= (m - 1) * ldc + np);
     assert!(x.k() * np <= w.len());
     assert!(v.as_ref().is_none_or(|v| x.k() * np <= v.len()));
     // SAFETY: the sizes are asserted above.
-    unsafe { F::sparse_tile_step_raw(x, c, ldc, w, v, np, scale, decay) }
+    unsafe { F::sparse_tile_step_raw(x, c, ldc, w, v, np, scale, decay, visit) }
 }
 
 /// BP2's last touches, δ → δ·f'(a)·mask, errors below 1e-30 then 0 (see

@@ -618,16 +618,34 @@ pub(super) mod avx512 {
         np: usize,
         scale: f32,
         decay: f32,
+        visit: Visit,
     ) {
         // SAFETY: as the caller's.
         unsafe {
             match np / CHUNK {
-                1 => tile_step_w::<1>(x, c, ldc, w, v, np, scale, decay),
-                2 => tile_step_w::<2>(x, c, ldc, w, v, np, scale, decay),
-                3 => tile_step_w::<3>(x, c, ldc, w, v, np, scale, decay),
-                _ => tile_step_w::<4>(x, c, ldc, w, v, np, scale, decay),
+                1 => tile_step_w::<1>(x, c, ldc, w, v, np, scale, decay, visit),
+                2 => tile_step_w::<2>(x, c, ldc, w, v, np, scale, decay, visit),
+                3 => tile_step_w::<3>(x, c, ldc, w, v, np, scale, decay, visit),
+                _ => tile_step_w::<4>(x, c, ldc, w, v, np, scale, decay, visit),
             }
         }
+    }
+
+    /// The constants of a row's step.
+    #[derive(Clone, Copy)]
+    struct Step {
+        s: __m512,
+        d: __m512,
+        tiny: __m512,
+        scale: f32,
+    }
+
+    /// A row in registers: v (or w, without momentum) and, with momentum, w.
+    struct Row<const W: usize> {
+        acc: [__m512; W],
+        held: [__m512; W],
+        w: *mut f32,
+        v: Option<*mut f32>,
     }
 
     /// # Safety
@@ -646,14 +664,16 @@ pub(super) mod avx512 {
         np: usize,
         scale: f32,
         decay: f32,
+        visit: Visit,
     ) {
-        let (s, d, tiny) = (
-            _mm512_set1_ps(scale),
-            _mm512_set1_ps(decay),
-            _mm512_set1_ps(1e-30),
-        );
+        let step = Step {
+            s: _mm512_set1_ps(scale),
+            d: _mm512_set1_ps(decay),
+            tiny: _mm512_set1_ps(1e-30),
+            scale,
+        };
         let plain = v.is_none() && scale == 1.0;
-        let skip = |j: usize| plain && x.input(j).0.is_empty();
+        let skip = |j: usize| !visit.needed(j) || (plain && x.input(j).0.is_empty());
         // Row j of w (and v) lies at j·np from these.
         let (w_base, v_base) = (w.as_mut_ptr(), v.map(|v| v.as_mut_ptr()));
         let (k, mut j) = (x.k(), 0);
@@ -672,49 +692,84 @@ pub(super) mod avx512 {
             // x.examples()).
             unsafe {
                 let row = |j: usize| (w_base.add(j * np), v_base.map(|v| v.add(j * np)));
-                let (a_w, a_v) = row(j);
-                let mut a = load_row::<W>(a_v.unwrap_or(a_w), s, scale);
+                let mut a = load_row::<W>(row(j), visit.owed(j), step, visit.step);
                 let (ea, va) = x.input(j);
-                if pair {
-                    let (b_w, b_v) = row(j + 1);
-                    let mut b = load_row::<W>(b_v.unwrap_or(b_w), s, scale);
+                if !visit.step {
+                    store_held::<W>(&a);
+                    if pair {
+                        store_held::<W>(&load_row::<W>(row(j + 1), visit.owed(j + 1), step, false));
+                    }
+                } else if pair {
+                    let mut b = load_row::<W>(row(j + 1), visit.owed(j + 1), step, true);
                     let (eb, vb) = x.input(j + 1);
                     let both = ea.len().min(eb.len());
                     for q in 0..both {
-                        add_entry::<W>(&mut a, c, ldc, ea[q], va[q]);
-                        add_entry::<W>(&mut b, c, ldc, eb[q], vb[q]);
+                        add_entry::<W>(&mut a.acc, c, ldc, ea[q], va[q]);
+                        add_entry::<W>(&mut b.acc, c, ldc, eb[q], vb[q]);
                     }
                     for q in both..eb.len() {
-                        add_entry::<W>(&mut b, c, ldc, eb[q], vb[q]);
+                        add_entry::<W>(&mut b.acc, c, ldc, eb[q], vb[q]);
                     }
-                    store_row::<W>(b, b_w, b_v, d, tiny);
+                    store_row::<W>(&b, step);
                     for q in both..ea.len() {
-                        add_entry::<W>(&mut a, c, ldc, ea[q], va[q]);
+                        add_entry::<W>(&mut a.acc, c, ldc, ea[q], va[q]);
                     }
+                    store_row::<W>(&a, step);
                 } else {
                     for q in 0..ea.len() {
-                        add_entry::<W>(&mut a, c, ldc, ea[q], va[q]);
+                        add_entry::<W>(&mut a.acc, c, ldc, ea[q], va[q]);
                     }
+                    store_row::<W>(&a, step);
                 }
-                store_row::<W>(a, a_w, a_v, d, tiny);
             }
             j += if pair { 2 } else { 1 };
         }
     }
 
-    /// A row of W vectors from `from`, times `scale` unless it is 1.
+    /// A row into registers; with momentum, its `owed` steps of momentum
+    /// alone taken there; then, if `scaled`, v (or w) times the scale.
     /// # Safety
-    /// AVX-512F; `from` points at 16·W floats.
+    /// AVX-512F; `w` (and `v`) point at 16·W floats.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
-    unsafe fn load_row<const W: usize>(from: *const f32, s: __m512, scale: f32) -> [__m512; W] {
+    unsafe fn load_row<const W: usize>(
+        (w, v): (*mut f32, Option<*mut f32>),
+        owed: u32,
+        step: Step,
+        scaled: bool,
+    ) -> Row<W> {
+        let from = v.unwrap_or(w);
         // SAFETY: as the caller's.
         let mut acc: [__m512; W] =
             std::array::from_fn(|cc| unsafe { _mm512_loadu_ps(from.add(cc * CHUNK)) });
-        if scale != 1.0 {
-            acc.iter_mut().for_each(|a| *a = _mm512_mul_ps(s, *a));
+        let mut held = [_mm512_setzero_ps(); W];
+        if v.is_some() {
+            // SAFETY: as the caller's.
+            held = std::array::from_fn(|cc| unsafe { _mm512_loadu_ps(w.add(cc * CHUNK)) });
+            for _ in 0..owed {
+                for (a, h) in acc.iter_mut().zip(held.iter_mut()) {
+                    if step.scale != 1.0 {
+                        *a = _mm512_mul_ps(step.s, *a);
+                    }
+                    let next = momentum(*a, *h, step);
+                    *a = next;
+                    *h = _mm512_add_ps(*h, next);
+                }
+            }
         }
-        acc
+        if scaled && step.scale != 1.0 {
+            acc.iter_mut().for_each(|a| *a = _mm512_mul_ps(step.s, *a));
+        }
+        Row { acc, held, w, v }
+    }
+
+    /// v − decay·w, 0 where below 1e-30.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn momentum(v: __m512, w: __m512, step: Step) -> __m512 {
+        let next = _mm512_sub_ps(v, _mm512_mul_ps(step.d, w));
+        let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(next), step.tiny);
+        _mm512_mask_mov_ps(next, small, _mm512_setzero_ps())
     }
 
     /// acc += value · (example i's row of c).
@@ -739,36 +794,41 @@ pub(super) mod avx512 {
         }
     }
 
-    /// The row's sum into w, or with a velocity, v → acc − decay·w (0 below
+    /// The row's sum into w; or with momentum, v → sum − decay·w (0 below
     /// 1e-30) and w → w + v.
     /// # Safety
-    /// AVX-512F; `w_row` (and `v_row`) point at 16·W floats.
+    /// AVX-512F; the row's pointers point at 16·W floats.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
-    unsafe fn store_row<const W: usize>(
-        acc: [__m512; W],
-        w_row: *mut f32,
-        v_row: Option<*mut f32>,
-        d: __m512,
-        tiny: __m512,
-    ) {
+    unsafe fn store_row<const W: usize>(row: &Row<W>, step: Step) {
         // SAFETY: as the caller's.
         unsafe {
-            match v_row {
-                Some(v_row) => {
-                    for (cc, &a) in acc.iter().enumerate() {
-                        let old = _mm512_loadu_ps(w_row.add(cc * CHUNK));
-                        let next = _mm512_sub_ps(a, _mm512_mul_ps(d, old));
-                        let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(next), tiny);
-                        let next = _mm512_mask_mov_ps(next, small, _mm512_setzero_ps());
-                        _mm512_storeu_ps(v_row.add(cc * CHUNK), next);
-                        _mm512_storeu_ps(w_row.add(cc * CHUNK), _mm512_add_ps(old, next));
+            for (cc, (&a, &old)) in row.acc.iter().zip(&row.held).enumerate() {
+                match row.v {
+                    Some(v) => {
+                        let next = momentum(a, old, step);
+                        _mm512_storeu_ps(v.add(cc * CHUNK), next);
+                        _mm512_storeu_ps(row.w.add(cc * CHUNK), _mm512_add_ps(old, next));
                     }
+                    None => _mm512_storeu_ps(row.w.add(cc * CHUNK), a),
                 }
-                None => {
-                    for (cc, &a) in acc.iter().enumerate() {
-                        _mm512_storeu_ps(w_row.add(cc * CHUNK), a);
-                    }
+            }
+        }
+    }
+
+    /// A row caught up, stored as it is (v and w; without momentum, nothing
+    /// changed).
+    /// # Safety
+    /// AVX-512F; the row's pointers point at 16·W floats.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    unsafe fn store_held<const W: usize>(row: &Row<W>) {
+        if let Some(v) = row.v {
+            // SAFETY: as the caller's.
+            unsafe {
+                for (cc, (&a, &h)) in row.acc.iter().zip(&row.held).enumerate() {
+                    _mm512_storeu_ps(v.add(cc * CHUNK), a);
+                    _mm512_storeu_ps(row.w.add(cc * CHUNK), h);
                 }
             }
         }
@@ -857,8 +917,9 @@ pub(super) mod x86 {
         np: usize,
         scale: F,
         decay: F,
+        visit: Visit,
     ) {
-        tile_step_impl::<F, true>(x, c, ldc, w, v, np, scale, decay)
+        tile_step_impl::<F, true>(x, c, ldc, w, v, np, scale, decay, visit)
     }
 
     /// # Safety
@@ -875,8 +936,9 @@ pub(super) mod x86 {
         np: usize,
         scale: F,
         decay: F,
+        visit: Visit,
     ) {
-        tile_step_impl::<F, true>(x, c, ldc, w, v, np, scale, decay)
+        tile_step_impl::<F, true>(x, c, ldc, w, v, np, scale, decay, visit)
     }
 }
 
@@ -1003,12 +1065,47 @@ pub(super) fn rank_update_impl<F: Float, const FMA: bool>(
     }
 }
 
+/// Which rows of a tile a step visits (see `real::sparse_tile_step`): with
+/// momentum a row lit in neither this mini-batch nor the next need not be
+/// read now; it owes the steps of momentum alone (v → scale·v, then the
+/// step) it skipped, and takes them, the same operations in the same
+/// order, when it is next visited.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Visit<'a> {
+    /// Steps row j still owes; empty: none.
+    pub owed: &'a [u32],
+    /// Whether row j is visited; empty: every row.
+    pub needed: &'a [bool],
+    /// Whether this step follows the owed ones (false: catch up only).
+    pub step: bool,
+}
+
+impl Visit<'_> {
+    /// Every row, owing nothing, this step taken.
+    pub fn all() -> Self {
+        Visit {
+            owed: &[],
+            needed: &[],
+            step: true,
+        }
+    }
+
+    fn owed(&self, j: usize) -> u32 {
+        self.owed.get(j).copied().unwrap_or(0)
+    }
+
+    fn needed(&self, j: usize) -> bool {
+        self.needed.get(j).copied().unwrap_or(true)
+    }
+}
+
 /// BP4 and the step for a tile of the transposed weights, input row by
 /// input row, each row loaded and stored once: without momentum,
 /// w → scale·w + Σ_i x_ij c_i; with it, v → scale·v + Σ_i x_ij c_i, then
-/// v → v − decay·w (0 below 1e-30) and w → w + v. Each entry sees the
-/// examples in order: the operations, in their order, of
-/// a rank update over the whole tile followed by `kernels::momentum_step`.
+/// v → v − decay·w (0 below 1e-30) and w → w + v, after the steps the row
+/// owes (`Visit`). Each entry sees the examples in order: the operations,
+/// in their order, of a rank update over the whole tile followed by
+/// `kernels::momentum_step`, once a step.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn tile_step_impl<F: Float, const FMA: bool>(
@@ -1020,21 +1117,51 @@ pub(super) fn tile_step_impl<F: Float, const FMA: bool>(
     np: usize,
     scale: F,
     decay: F,
+    visit: Visit,
 ) {
     let tiny = F::from(1e-30).unwrap_or_else(F::min_positive_value);
     let mut acc = [F::zero(); BLOCK * CHUNK];
+    let mut held = [F::zero(); BLOCK * CHUNK];
+    // One step of momentum alone, on a row in registers.
+    let alone = |acc: &mut [F], held: &mut [F]| {
+        for (a, w) in acc.iter_mut().zip(held.iter_mut()) {
+            if scale != F::one() {
+                *a = scale * *a;
+            }
+            let mut next = *a - decay * *w;
+            if next.abs() < tiny {
+                next = F::zero();
+            }
+            *a = next;
+            *w += next;
+        }
+    };
     for j in 0..x.k() {
         let (examples, values) = x.input(j);
-        if v.is_none() && examples.is_empty() && scale == F::one() {
+        if !visit.needed(j) || (v.is_none() && examples.is_empty() && scale == F::one()) {
             continue;
         }
         for start in (0..np).step_by(BLOCK * CHUNK) {
             let lanes = (np - start).min(BLOCK * CHUNK);
             let row = j * np + start..j * np + start + lanes;
-            let acc = &mut acc[..lanes];
+            let (acc, held) = (&mut acc[..lanes], &mut held[..lanes]);
             match v.as_deref() {
-                Some(v) => acc.copy_from_slice(&v[row.clone()]),
+                Some(v) => {
+                    acc.copy_from_slice(&v[row.clone()]);
+                    held.copy_from_slice(&w[row.clone()]);
+                    for _ in 0..visit.owed(j) {
+                        alone(acc, held);
+                    }
+                }
                 None => acc.copy_from_slice(&w[row.clone()]),
+            }
+            let w = &mut w[row.clone()];
+            if !visit.step {
+                if let Some(v) = v.as_deref_mut() {
+                    v[row].copy_from_slice(acc);
+                    w.copy_from_slice(held);
+                }
+                continue;
             }
             if scale != F::one() {
                 acc.iter_mut().for_each(|a| *a = scale * *a);
@@ -1045,16 +1172,19 @@ pub(super) fn tile_step_impl<F: Float, const FMA: bool>(
                     *a = madd::<F, FMA>(value, cj, *a);
                 }
             }
-            let w = &mut w[row.clone()];
             match v.as_deref_mut() {
                 Some(v) => {
-                    for ((w, v), &a) in w.iter_mut().zip(&mut v[row]).zip(acc.iter()) {
-                        let mut next = a - decay * *w;
+                    let rows = w
+                        .iter_mut()
+                        .zip(&mut v[row])
+                        .zip(acc.iter().zip(held.iter()));
+                    for ((w, v), (&a, &old)) in rows {
+                        let mut next = a - decay * old;
                         if next.abs() < tiny {
                             next = F::zero();
                         }
                         *v = next;
-                        *w += next;
+                        *w = old + next;
                     }
                 }
                 None => w.copy_from_slice(acc),
@@ -1091,7 +1221,17 @@ mod tests {
         rows.fill_from_values(&[1.0, 0.0], 2);
         rows.index_by_input();
         let mut wt = vec![0.0f32; 16];
-        sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, None, 16, 1.0, 0.0);
+        sparse_tile_step(
+            rows.by_input(),
+            &[0.0; 16],
+            16,
+            &mut wt,
+            None,
+            16,
+            1.0,
+            0.0,
+            Visit::all(),
+        );
     }
 
     #[test]
@@ -1102,7 +1242,17 @@ mod tests {
         rows.index_by_input();
         let (mut wt, mut vt) = (vec![0.0f32; 32], vec![0.0f32; 16]);
         let v = Some(&mut vt[..]);
-        sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, v, 16, 0.9, 0.0);
+        sparse_tile_step(
+            rows.by_input(),
+            &[0.0; 16],
+            16,
+            &mut wt,
+            v,
+            16,
+            0.9,
+            0.0,
+            Visit::all(),
+        );
     }
 
     #[test]
@@ -1112,7 +1262,17 @@ mod tests {
         rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
         rows.index_by_input();
         let mut wt = vec![0.0f32; 32];
-        sparse_tile_step(rows.by_input(), &[0.0; 16], 16, &mut wt, None, 16, 1.0, 0.0);
+        sparse_tile_step(
+            rows.by_input(),
+            &[0.0; 16],
+            16,
+            &mut wt,
+            None,
+            16,
+            1.0,
+            0.0,
+            Visit::all(),
+        );
     }
 
     use super::super::real::{sparse_affine, sparse_rank_update, sparse_tile_step};
@@ -1134,9 +1294,106 @@ mod tests {
         rows.index_by_input();
         rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
         let mut wt = vec![0.0f32; 32];
-        sparse_tile_step(rows.by_input(), &[0.0; 32], 16, &mut wt, None, 16, 1.0, 0.0);
+        sparse_tile_step(
+            rows.by_input(),
+            &[0.0; 32],
+            16,
+            &mut wt,
+            None,
+            16,
+            1.0,
+            0.0,
+            Visit::all(),
+        );
     }
     use super::*;
+
+    /// Rows left unvisited, owing their steps, then caught up, end where
+    /// rows stepped every time end: the same bits, kernel and plain code.
+    #[test]
+    fn owed_steps_caught_up_are_the_steps_taken() {
+        let (m, k, np) = (4, 9, 32);
+        let mut batches = Vec::new();
+        for t in 0..3 {
+            let x: Vec<f32> = (0..m * k)
+                .map(|i| {
+                    if (i * 5 + t * 3) % 7 == 0 {
+                        (i % 11) as f32 / 11.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mut rows = SparseRows::<f32>::new();
+            rows.fill_from_values(&x, k);
+            rows.index_by_input();
+            batches.push(rows);
+        }
+        let c: Vec<f32> = (0..m * np)
+            .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
+            .collect();
+        let w0: Vec<f32> = (0..k * np)
+            .map(|i| ((i * 17) % 31) as f32 / 31.0 - 0.5)
+            .collect();
+        let v0: Vec<f32> = (0..k * np).map(|i| ((i * 5) % 7) as f32 / 70.0).collect();
+        let (scale, decay) = (0.9, 1e-3);
+        let (mut w, mut v) = (w0.clone(), v0.clone());
+        for rows in &batches {
+            let vt = Some(&mut v[..]);
+            sparse_tile_step(
+                rows.by_input(),
+                &c,
+                np,
+                &mut w,
+                vt,
+                np,
+                scale,
+                decay,
+                Visit::all(),
+            );
+        }
+        let (mut lazy_w, mut lazy_v) = (w0, v0);
+        let mut owed = vec![0u32; k];
+        for rows in &batches {
+            // Visit the rows this batch lights, and every other row.
+            let needed: Vec<bool> = (0..k)
+                .map(|j| j % 2 == 0 || !rows.by_input().input(j).0.is_empty())
+                .collect();
+            let visit = Visit {
+                owed: &owed,
+                needed: &needed,
+                step: true,
+            };
+            let vt = Some(&mut lazy_v[..]);
+            let by = rows.by_input();
+            sparse_tile_step(by, &c, np, &mut lazy_w, vt, np, scale, decay, visit);
+            for (o, &n) in owed.iter_mut().zip(&needed) {
+                *o = if n { 0 } else { *o + 1 };
+            }
+        }
+        assert!(owed.iter().any(|&o| o > 1), "some row owes steps");
+        let mut blank = SparseRows::<f32>::new();
+        blank.fill_from_values(&[], k);
+        blank.index_by_input();
+        let visit = Visit {
+            owed: &owed,
+            needed: &[],
+            step: false,
+        };
+        let vt = Some(&mut lazy_v[..]);
+        sparse_tile_step(
+            blank.by_input(),
+            &[],
+            np,
+            &mut lazy_w,
+            vt,
+            np,
+            scale,
+            decay,
+            visit,
+        );
+        assert_eq!((&lazy_w, &lazy_v), (&w, &v));
+    }
 
     /// The entries input by input are those example by example, each
     /// input's examples in order.
@@ -1222,14 +1479,44 @@ mod tests {
                 }
                 let (mut w1, mut v1) = (w0.clone(), v0.clone());
                 let vt = momentum.then_some(&mut v1[..]);
-                sparse_tile_step(rows.by_input(), &c, ldc, &mut w1, vt, np, scale, decay);
+                sparse_tile_step(
+                    rows.by_input(),
+                    &c,
+                    ldc,
+                    &mut w1,
+                    vt,
+                    np,
+                    scale,
+                    decay,
+                    Visit::all(),
+                );
                 let (mut w2, mut v2) = (w0.clone(), v0.clone());
                 let vt = momentum.then_some(&mut v2[..]);
                 let by = rows.by_input();
                 if fma {
-                    tile_step_impl::<f32, true>(by, &c, ldc, &mut w2, vt, np, scale, decay);
+                    tile_step_impl::<f32, true>(
+                        by,
+                        &c,
+                        ldc,
+                        &mut w2,
+                        vt,
+                        np,
+                        scale,
+                        decay,
+                        Visit::all(),
+                    );
                 } else {
-                    tile_step_impl::<f32, false>(by, &c, ldc, &mut w2, vt, np, scale, decay);
+                    tile_step_impl::<f32, false>(
+                        by,
+                        &c,
+                        ldc,
+                        &mut w2,
+                        vt,
+                        np,
+                        scale,
+                        decay,
+                        Visit::all(),
+                    );
                 }
                 // The example-by-example kernel, then the step, as one tile
                 // trains.
