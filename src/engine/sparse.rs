@@ -1214,40 +1214,23 @@ mod tests {
         sparse_affine(&rows, 0..1, &[], 0, 0, &[], &mut z, 0);
     }
 
-    #[test]
-    #[should_panic]
-    fn a_short_update_matrix_is_refused() {
+    /// A tile step on `values` (rows of 2 inputs), with an error matrix of
+    /// `c` floats and weights (and velocities) of the given lengths, np 16.
+    fn tile_step_on(values: &[f32], c: usize, w: usize, v: Option<usize>, entries: bool) {
         let mut rows = SparseRows::<f32>::new();
-        rows.fill_from_values(&[1.0, 0.0], 2);
-        rows.index_by_input();
-        let mut wt = vec![0.0f32; 16];
+        rows.fill_from_values(values, 2);
+        if entries {
+            rows.index_by_input();
+        }
+        let (mut wt, mut vt) = (vec![0.0f32; w], vec![0.0f32; v.unwrap_or(0)]);
+        let vt = v.map(|_| &mut vt[..]);
+        let by = rows.by_input();
         sparse_tile_step(
-            rows.by_input(),
-            &[0.0; 16],
+            by,
+            &vec![0.0; c],
             16,
             &mut wt,
-            None,
-            16,
-            1.0,
-            0.0,
-            Visit::all(),
-        );
-    }
-
-    #[test]
-    #[should_panic]
-    fn a_short_velocity_is_refused() {
-        let mut rows = SparseRows::<f32>::new();
-        rows.fill_from_values(&[1.0, 0.0], 2);
-        rows.index_by_input();
-        let (mut wt, mut vt) = (vec![0.0f32; 32], vec![0.0f32; 16]);
-        let v = Some(&mut vt[..]);
-        sparse_tile_step(
-            rows.by_input(),
-            &[0.0; 16],
-            16,
-            &mut wt,
-            v,
+            vt,
             16,
             0.9,
             0.0,
@@ -1256,23 +1239,32 @@ mod tests {
     }
 
     #[test]
+    fn a_tile_step_of_the_right_sizes_runs() {
+        tile_step_on(&[1.0, 0.0, 0.0, 1.0], 32, 32, Some(32), true);
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_short_update_matrix_is_refused() {
+        tile_step_on(&[1.0, 0.0], 16, 16, None, true);
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_short_velocity_is_refused() {
+        tile_step_on(&[1.0, 0.0], 16, 32, Some(16), true);
+    }
+
+    #[test]
     #[should_panic]
     fn too_few_error_rows_are_refused() {
-        let mut rows = SparseRows::<f32>::new();
-        rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
-        rows.index_by_input();
-        let mut wt = vec![0.0f32; 32];
-        sparse_tile_step(
-            rows.by_input(),
-            &[0.0; 16],
-            16,
-            &mut wt,
-            None,
-            16,
-            1.0,
-            0.0,
-            Visit::all(),
-        );
+        tile_step_on(&[1.0, 0.0, 0.0, 1.0], 16, 32, None, true);
+    }
+
+    #[test]
+    #[should_panic]
+    fn entries_not_sorted_by_input_are_refused() {
+        tile_step_on(&[1.0, 0.0, 0.0, 1.0], 32, 32, None, false);
     }
 
     use super::super::real::{sparse_affine, sparse_rank_update, sparse_tile_step};
@@ -1286,26 +1278,6 @@ mod tests {
         sparse_rank_update(&rows, &[0.0; 16], 16, &mut wt, 16, 1.0);
     }
 
-    #[test]
-    #[should_panic]
-    fn entries_not_sorted_by_input_are_refused() {
-        let mut rows = SparseRows::<f32>::new();
-        rows.fill_from_values(&[1.0, 0.0], 2);
-        rows.index_by_input();
-        rows.fill_from_values(&[1.0, 0.0, 0.0, 1.0], 2);
-        let mut wt = vec![0.0f32; 32];
-        sparse_tile_step(
-            rows.by_input(),
-            &[0.0; 32],
-            16,
-            &mut wt,
-            None,
-            16,
-            1.0,
-            0.0,
-            Visit::all(),
-        );
-    }
     use super::*;
 
     /// Rows left unvisited, owing their steps, then caught up, end where
