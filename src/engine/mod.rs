@@ -142,7 +142,12 @@ impl<F: Real> Network<F> {
         if sparse {
             let first = &mut ws.buffers.first;
             first.cur = 0;
-            fill_lit(&mut first.rows[0], &pixels[0][..m * k], k, &first.tiles);
+            fill_lit(
+                &mut first.rows[0],
+                &pixels[0][..m * k],
+                k,
+                first.tiles.by_input(),
+            );
             self.load_first(ws);
         }
         let x = Input::Pixels(&pixels[0][..m * k]);
@@ -190,7 +195,7 @@ impl<F: Real> Network<F> {
                 if more {
                     m_next = load(t + 1, next, next_y);
                     if sparse {
-                        fill_lit(next_rows, &next[..m_next * k], k, tiles);
+                        fill_lit(next_rows, &next[..m_next * k], k, tiles.by_input());
                     }
                 }
             };
@@ -316,12 +321,8 @@ impl<F: Real> Network<F> {
                 "a mini-batch larger than the workspace"
             );
             let first = &mut ws.buffers.first;
-            fill_lit(
-                &mut first.rows[t],
-                &pixels[t][..sizes[t] * k],
-                k,
-                &first.tiles,
-            );
+            let by_input = first.tiles.by_input();
+            fill_lit(&mut first.rows[t], &pixels[t][..sizes[t] * k], k, by_input);
         }
         self.load_first(ws);
         ws.buffers.first.cur = 0;
@@ -359,7 +360,7 @@ impl<F: Real> Network<F> {
                     if t + 2 < batches {
                         m_loaded = load(t + 2, &mut bytes, &mut y_rows);
                         let bytes = &bytes[..m_loaded.min(capacity) * k];
-                        fill_lit_by(&mut rows, bytes, k, by_input);
+                        fill_lit(&mut rows, bytes, k, by_input);
                     }
                 },
                 || {
@@ -1285,13 +1286,8 @@ fn option_pieces<'a, F>(
 }
 
 /// The lit pixels of the images `pixels` into `rows`, sorted by input too
-/// if BP4 on `tiles` takes them so.
-fn fill_lit<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, tiles: &Tiles) {
-    fill_lit_by(rows, pixels, k, tiles.by_input());
-}
-
-/// `fill_lit`, sorting by input if `by_input`.
-fn fill_lit_by<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, by_input: bool) {
+/// if BP4 takes them so (`Tiles::by_input`).
+fn fill_lit<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, by_input: bool) {
     real::fill_from_pixels(rows, pixels, k);
     if by_input {
         rows.index_by_input();
@@ -1351,7 +1347,6 @@ fn first_tiles<F: Real>(
             catch_up(tiles, wt, vt, owed, pool);
         }
         if lazy {
-            owed.needed.fill(false);
             let by = rows.by_input();
             for (j, needed) in owed.needed.iter_mut().enumerate() {
                 *needed = !by.input(j).0.is_empty();
