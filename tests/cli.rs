@@ -564,7 +564,7 @@ fn every_flag_family_learns() {
         "sigmoid neurons, cross-entropy cost",
     );
     // More data, monitors and a metrics file.
-    let dir = scratch("expand");
+    let dir = scratch("expand-metrics");
     let metrics = dir.join("run.json");
     let text = learns_with(
         "expand",
@@ -664,7 +664,8 @@ fn gradcheck_agrees_for_every_combination() {
 
 #[test]
 fn bad_learning_flags_are_usage_errors() {
-    let model = scratch("flags3").join("m.json");
+    let dir = scratch("flags3");
+    let model = dir.join("m.json");
     let o = s(&model);
     fails(
         &[
