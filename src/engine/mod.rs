@@ -203,8 +203,8 @@ impl<F: Real> Network<F> {
             // delta is −(η/m) δ², as `backward` left it.
             let one_thread_bp4 =
                 |delta: &[F], c: &mut [F], wt: &mut [F], vt: &mut [F], owed: &mut Owed<F>| {
-                    padded_rows(delta, n, c, tiles.np);
-                    first_tiles(tiles, wt, vt, c, owed, Some((rows, rule)), None, alone);
+                    let step = Some((rows, rule, delta));
+                    first_tiles(tiles, wt, vt, c, owed, step, None, alone);
                 };
             if self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m)) {
                 // The helper loads while this thread backpropagates, and,
@@ -228,7 +228,6 @@ impl<F: Real> Network<F> {
             let fused = if shared {
                 // Each thread moves its tiles of w² and at once feeds the
                 // next mini-batch through them, while they are in its cache.
-                padded_rows(&back.deltas[0][..m * n], n, c, tiles.np);
                 let b = self.biases[0]
                     .as_slice()
                     .expect("biases are kept in standard layout");
@@ -239,7 +238,8 @@ impl<F: Real> Network<F> {
                     a: &mut activations[0],
                     split,
                 });
-                first_tiles(tiles, wt, vt, c, owed, Some((rows, rule)), forward, pool);
+                let step = Some((rows, rule, &back.deltas[0][..m * n]));
+                first_tiles(tiles, wt, vt, c, owed, step, forward, pool);
                 more
             } else {
                 !sparse && self.first_layer_step(x, m, rule, ws, next_x)
@@ -368,18 +368,10 @@ impl<F: Real> Network<F> {
                     self.backward(m, y, rule, &buffers.activations, back, dropout, alone);
                     let first = &mut buffers.first;
                     let delta = &back.deltas[0][..m * n];
-                    padded_rows(delta, n, &mut first.c, first.tiles.np);
-                    let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &first.c);
-                    first_tiles(
-                        tiles,
-                        wt,
-                        vt,
-                        c,
-                        &mut first.owed,
-                        Some((&first.rows[this], rule)),
-                        None,
-                        alone,
-                    );
+                    let (tiles, wt, vt, c) =
+                        (&first.tiles, &mut first.wt, &mut first.vt, &mut first.c);
+                    let step = Some((&first.rows[this], rule, delta));
+                    first_tiles(tiles, wt, vt, c, &mut first.owed, step, None, alone);
                     if t + 1 < batches {
                         first.cur = next;
                         let x = Input::Pixels(&pixels[next][..sizes[next] * k]);
@@ -566,10 +558,10 @@ impl<F: Real> Network<F> {
         if ws.sparse_first() {
             let first = &mut ws.buffers.first;
             let delta = &ws.back.deltas[0][..m * n];
-            padded_rows(delta, n, &mut first.c, first.tiles.np);
-            let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &first.c);
+            let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &mut first.c);
             let (rows, owed) = (&first.rows[first.cur], &mut first.owed);
-            first_tiles(tiles, wt, vt, c, owed, Some((rows, rule)), None, &ws.pool);
+            let step = Some((rows, rule, delta));
+            first_tiles(tiles, wt, vt, c, owed, step, None, &ws.pool);
             return false;
         }
         let Trainer {
@@ -1294,10 +1286,17 @@ fn fill_lit<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, by_input
     }
 }
 
-/// −(η/m) δ² (m × n) into `c`, each row padded with zeros to np.
-fn padded_rows<F: Real>(delta: &[F], n: usize, c: &mut [F], np: usize) {
-    for (c, d) in c.chunks_exact_mut(np).zip(delta.chunks_exact(n.max(1))) {
-        c[..n].copy_from_slice(d);
+/// Lanes `lanes` of −(η/m) δ² (rows of n) into `c`, a row of lanes.len()
+/// for each row of δ², padded with zeros past n.
+fn lanes_of<F: Real>(delta: &[F], n: usize, lanes: Range<usize>, c: &mut [F]) {
+    let width = lanes.len();
+    let real = n.saturating_sub(lanes.start).min(width);
+    for (c, d) in c
+        .chunks_exact_mut(width.max(1))
+        .zip(delta.chunks_exact(n.max(1)))
+    {
+        c[..real].copy_from_slice(&d[lanes.start..lanes.start + real]);
+        c[real..].fill(F::zero());
     }
 }
 
@@ -1315,30 +1314,30 @@ struct Forward<'a, F> {
 
 /// The sparse first layer's work (see `sparse`), tile by tile, each thread
 /// on its own tiles of `wt` (and `vt`) while they are in its cache: with
-/// `step` (a mini-batch's lit inputs and the rule), BP4 from them and
-/// c = −(η/m) δ² (rows padded to np): wt → (1 − ηλ/n) wt + Σ_x x c, or
-/// through the velocity vt; then, with `forward`, z = w x + b of another
-/// mini-batch, f(z) for a hidden layer. Every entry is computed as on one
-/// thread, whatever the tiles.
+/// `step` (a mini-batch's lit inputs, the rule and −(η/m) δ²), BP4 from
+/// them, wt → (1 − ηλ/n) wt + Σ_x x c, or through the velocity vt, where
+/// each thread copies its lanes of −(η/m) δ² into its block of `c`; then,
+/// with `forward`, z = w x + b of another mini-batch, f(z) for a hidden
+/// layer. Every entry is computed as on one thread, whatever the tiles.
 #[allow(clippy::too_many_arguments)]
 fn first_tiles<F: Real>(
     tiles: &Tiles,
     wt: &mut [F],
     vt: &mut [F],
-    c: &[F],
+    c: &mut [F],
     owed: &mut Owed<F>,
-    step: Option<(&SparseRows<F>, &Rule<F>)>,
+    step: Option<(&SparseRows<F>, &Rule<F>, &[F])>,
     forward: Option<Forward<F>>,
     pool: &Pool,
 ) {
     let (n, k, np) = (tiles.n, tiles.k, tiles.np);
     let threads = tiles.threads();
     let by_input = tiles.by_input();
-    let momentum = step.is_some_and(|(_, rule)| rule.momentum != F::zero());
+    let momentum = step.is_some_and(|(_, rule, _)| rule.momentum != F::zero());
     // With momentum, rows lit in neither this mini-batch nor the one fed
     // forward next are left, owing the step, when the next is known.
     let lazy = by_input && momentum && forward.is_some();
-    if let Some((rows, rule)) = step
+    if let Some((rows, rule, _)) = step
         && by_input
         && momentum
     {
@@ -1406,23 +1405,37 @@ fn first_tiles<F: Real>(
         }
     }
     outs.resize_with(threads, || None);
-    let items: Vec<_> = tiles.parts_mut(wt).into_iter().zip(vts).zip(outs).collect();
-    pool.scatter(items, |(((spans, w), mut v), mut out)| {
-        let base = spans.first().map_or(0, |&(start, _)| start);
+    // Each thread's block of c: m rows of its lanes.
+    let lane_parts = tiles.lane_parts();
+    let m_step = step.map_or(0, |(rows, ..)| rows.len());
+    let cs = pieces_mut(&mut c[..m_step * np], &lane_parts, m_step);
+    let items: Vec<_> = tiles
+        .parts_mut(wt)
+        .into_iter()
+        .zip(vts)
+        .zip(outs)
+        .zip(cs.zip(lane_parts.windows(2).map(|p| p[0]..p[1])))
+        .collect();
+    pool.scatter(items, |((((spans, w), mut v), mut out), (c, lanes))| {
+        let (base, ldc) = (lanes.start, lanes.len());
+        if let Some((_, _, delta)) = step {
+            // Copied by the thread that reads them, in its own cache.
+            lanes_of(delta, n, lanes, c);
+        }
         for &(start, width) in &spans {
             let tile = k * (start - base)..k * (start - base + width);
             let w = &mut w[tile.clone()];
-            if let Some((rows, rule)) = step {
-                let (c, v) = (&c[start..], v.as_deref_mut().map(|v| &mut v[tile]));
+            if let Some((rows, rule, _)) = step {
+                let (c, v) = (&c[start - base..], v.as_deref_mut().map(|v| &mut v[tile]));
                 let (scale, decay) = (rule.scale(), rule.decay);
                 if by_input {
                     let x = rows.by_input();
-                    real::sparse_tile_step(x, c, np, w, v, width, scale, decay, visit);
+                    real::sparse_tile_step(x, c, ldc, w, v, width, scale, decay, visit);
                 } else if let Some(v) = v {
-                    real::sparse_rank_update(rows, c, np, v, width, scale);
+                    real::sparse_rank_update(rows, c, ldc, v, width, scale);
                     real::momentum_step(w, v, decay);
                 } else {
-                    real::sparse_rank_update(rows, c, np, w, width, scale);
+                    real::sparse_rank_update(rows, c, ldc, w, width, scale);
                 }
             }
             if let (Some((rows, b, _, m)), Some((out, first, ldz))) = (input, out.as_mut()) {
@@ -1435,7 +1448,7 @@ fn first_tiles<F: Real>(
             apply(f, out);
         }
     });
-    if let Some((_, rule)) = step
+    if let Some((_, rule, _)) = step
         && by_input
         && momentum
     {

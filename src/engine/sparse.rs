@@ -346,6 +346,12 @@ impl Tiles {
             .collect()
     }
 
+    /// The threads' first lanes, and np last: thread p has lanes
+    /// `lane_parts()[p]..lane_parts()[p + 1]`.
+    pub fn lane_parts(&self) -> Vec<usize> {
+        self.parts.iter().map(|&t| self.lanes[t]).collect()
+    }
+
     /// The threads' shares of `wt`, mutable, with their tiles.
     pub fn parts_mut<'a, F>(&self, wt: &'a mut [F]) -> Vec<Share<'a, F>> {
         let mut rest = &mut wt[..self.k * self.np];
