@@ -1345,17 +1345,11 @@ fn first_tiles<F: Real>(
         if owed.any && owed.rule != (rule.scale(), rule.decay) {
             catch_up(tiles, wt, vt, owed, pool);
         }
-        if lazy {
-            let by = rows.by_input();
+        if let (true, Some(next)) = (lazy, forward.as_ref().map(|f| f.rows)) {
+            // Lit in this mini-batch or the next: both are sorted by input.
+            let (by, next) = (rows.by_input(), next.by_input());
             for (j, needed) in owed.needed.iter_mut().enumerate() {
-                *needed = !by.input(j).0.is_empty();
-            }
-            if let Some(next) = forward.as_ref().map(|f| f.rows) {
-                for i in 0..next.len() {
-                    for &j in next.example(i).0 {
-                        owed.needed[j as usize] = true;
-                    }
-                }
+                *needed = !by.input(j).0.is_empty() || !next.input(j).0.is_empty();
             }
         }
     }
