@@ -195,6 +195,8 @@ impl sealed::Sealed for f64 {
         unsafe { sparse_rank_update_generic(x, c, ldc, wt, np, scale) }
     }
 
+    /// # Safety
+    /// The sizes `real::sparse_tile_step` asserts (the trait's contract).
     unsafe fn sparse_tile_step_raw(
         x: &ByInput<f64>,
         c: &[f64],
@@ -341,6 +343,8 @@ impl sealed::Sealed for f32 {
         unsafe { sparse_rank_update_generic(x, c, ldc, wt, np, scale) }
     }
 
+    /// # Safety
+    /// The sizes `real::sparse_tile_step` asserts (the trait's contract).
     unsafe fn sparse_tile_step_raw(
         x: &ByInput<f32>,
         c: &[f32],

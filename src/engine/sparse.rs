@@ -477,7 +477,8 @@ pub(super) mod avx512 {
         z: &mut [f32],
         ldz: usize,
     ) {
-        // SAFETY: as the caller's.
+        // SAFETY: np / 16 chunks, 1 to 4 (np ≤ 4·16, the caller's word), is
+        // W, so rows of np ≥ 16·W floats lie where the caller's sizes put them.
         unsafe {
             match np / CHUNK {
                 1 => affine_w::<1>(x, examples, wt, np, n, b, z, ldz),
@@ -569,7 +570,8 @@ pub(super) mod avx512 {
                 }
             }
         }
-        // SAFETY: as the caller's.
+        // SAFETY: np / 16 chunks, 1 to 4 (np ≤ 4·16, the caller's word), is
+        // W, so rows of np ≥ 16·W floats lie where the caller's sizes put them.
         unsafe {
             match np / CHUNK {
                 1 => update_w::<1>(x, c, ldc, wt, np),
@@ -611,8 +613,10 @@ pub(super) mod avx512 {
         }
     }
 
-    /// SAFETY (for callers): AVX-512F; the sizes `real::sparse_tile_step`
-    /// asserts.
+    /// # Safety
+    /// AVX-512F; np ≤ 4·16; rows of np floats in `w` (and `v`) for every
+    /// input of `x`, and np floats at i·ldc of `c` for every example i of
+    /// `x`: the sizes `real::sparse_tile_step` asserts.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile_step(
@@ -626,7 +630,8 @@ pub(super) mod avx512 {
         decay: f32,
         visit: Visit,
     ) {
-        // SAFETY: as the caller's.
+        // SAFETY: np / 16 chunks, 1 to 4, is W, so rows of np ≥ 16·W floats
+        // lie where the caller's sizes put them.
         unsafe {
             match np / CHUNK {
                 1 => tile_step_w::<1>(x, c, ldc, w, v, np, scale, decay, visit),
@@ -745,12 +750,14 @@ pub(super) mod avx512 {
         scaled: bool,
     ) -> Row<W> {
         let from = v.unwrap_or(w);
-        // SAFETY: as the caller's.
+        // SAFETY: `from` (v, or w) points at 16·W floats (this function's
+        // contract) and cc < W.
         let mut acc: [__m512; W] =
             std::array::from_fn(|cc| unsafe { _mm512_loadu_ps(from.add(cc * CHUNK)) });
         let mut held = [_mm512_setzero_ps(); W];
         if v.is_some() {
-            // SAFETY: as the caller's.
+            // SAFETY: `w` points at 16·W floats (this function's contract)
+            // and cc < W.
             held = std::array::from_fn(|cc| unsafe { _mm512_loadu_ps(w.add(cc * CHUNK)) });
             for _ in 0..owed {
                 for (a, h) in acc.iter_mut().zip(held.iter_mut()) {
@@ -790,7 +797,8 @@ pub(super) mod avx512 {
         i: u32,
         value: f32,
     ) {
-        // SAFETY: as the caller's.
+        // SAFETY: c holds 16·W floats at i·ldc (this function's contract),
+        // the W chunks read.
         unsafe {
             let ci = c.as_ptr().add(i as usize * ldc);
             let value = _mm512_set1_ps(value);
@@ -807,7 +815,8 @@ pub(super) mod avx512 {
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     unsafe fn store_row<const W: usize>(row: &Row<W>, step: Step) {
-        // SAFETY: as the caller's.
+        // SAFETY: row.w and row.v point at 16·W floats (this function's
+        // contract) and cc < W.
         unsafe {
             for (cc, (&a, &old)) in row.acc.iter().zip(&row.held).enumerate() {
                 match row.v {
@@ -830,7 +839,8 @@ pub(super) mod avx512 {
     #[inline]
     unsafe fn store_held<const W: usize>(row: &Row<W>) {
         if let Some(v) = row.v {
-            // SAFETY: as the caller's.
+            // SAFETY: row.w and v point at 16·W floats (this function's
+            // contract) and cc < W.
             unsafe {
                 for (cc, (&a, &h)) in row.acc.iter().zip(&row.held).enumerate() {
                     _mm512_storeu_ps(v.add(cc * CHUNK), a);
