@@ -992,7 +992,8 @@ struct FirstLayer<F> {
     /// The lit inputs of this mini-batch (`rows[cur]`) and of the next two.
     rows: [SparseRows<F>; 3],
     cur: usize,
-    /// −(η/m) δ², rows padded to np with zeros.
+    /// −(η/m) δ², each thread's lanes in a block of its own (m rows of
+    /// its width, padded with zeros past n): see `first_tiles`.
     c: Vec<F>,
     owed: Owed<F>,
 }

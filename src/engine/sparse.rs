@@ -1296,6 +1296,19 @@ mod tests {
 
     use super::*;
 
+    /// A tile step's −(η/m) δ of `c_len` floats, and weights and velocities
+    /// of `w_len`: fixed values of both signs.
+    fn tile_data(c_len: usize, w_len: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let c = (0..c_len)
+            .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
+            .collect();
+        let w = (0..w_len)
+            .map(|i| ((i * 17) % 31) as f32 / 31.0 - 0.5)
+            .collect();
+        let v = (0..w_len).map(|i| ((i * 5) % 7) as f32 / 70.0).collect();
+        (c, w, v)
+    }
+
     /// Rows left unvisited, owing their steps, then caught up, end where
     /// rows stepped every time end: the same bits, kernel and plain code.
     #[test]
@@ -1317,13 +1330,7 @@ mod tests {
             rows.index_by_input();
             batches.push(rows);
         }
-        let c: Vec<f32> = (0..m * np)
-            .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
-            .collect();
-        let w0: Vec<f32> = (0..k * np)
-            .map(|i| ((i * 17) % 31) as f32 / 31.0 - 0.5)
-            .collect();
-        let v0: Vec<f32> = (0..k * np).map(|i| ((i * 5) % 7) as f32 / 70.0).collect();
+        let (c, w0, v0) = tile_data(m * np, k * np);
         let (scale, decay) = (0.9, 1e-3);
         let (mut w, mut v) = (w0.clone(), v0.clone());
         for rows in &batches {
@@ -1430,13 +1437,7 @@ mod tests {
         let fma = super::super::kernels::simd() != super::super::kernels::Simd::Portable;
         for np in [16, 32, 48, 64] {
             let ldc = np + 16;
-            let c: Vec<f32> = (0..m * ldc)
-                .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
-                .collect();
-            let w0: Vec<f32> = (0..k * np)
-                .map(|i| ((i * 17) % 31) as f32 / 31.0 - 0.5)
-                .collect();
-            let v0: Vec<f32> = (0..k * np).map(|i| ((i * 5) % 7) as f32 / 70.0).collect();
+            let (c, w0, v0) = tile_data(m * ldc, k * np);
             for (momentum, scale, decay) in
                 [(false, 1.0, 0.0), (false, 0.999, 0.0), (true, 0.9, 1e-3)]
             {
