@@ -25,7 +25,7 @@ use crate::data::Dataset;
 use crate::network::{Gradient, Network, argmax};
 use crate::rules::{Evaluation, Rule, Velocity};
 use pool::Pool;
-use sparse::{SparseRows, Tiles, Visit};
+use sparse::{Lines, SparseRows, Tiles, Visit};
 
 pub use real::Real;
 
@@ -437,7 +437,7 @@ impl<F: Real> Network<F> {
         m: usize,
         y: &[F],
         rule: &Rule<F>,
-        activations: &[Vec<F>],
+        activations: &[Lines<F>],
         back: &mut Backward<F>,
         dropout: &Dropout<F>,
         pool: &Pool,
@@ -726,7 +726,7 @@ impl<F: Real> Network<F> {
             ..
         } = buffers;
         let (done, rest) = activations.split_at_mut(i);
-        let done: &[Vec<F>] = done;
+        let done: &[Lines<F>] = done;
         let a = &mut rest[0][..m * n];
         let w = weights_slice(&self.weights[i]);
         let b = self.biases[i]
@@ -957,7 +957,7 @@ pub struct Trainer<F> {
 /// What the backward pass writes.
 struct Backward<F> {
     /// δ^l for l = 2 … L, (m, n_l).
-    deltas: Vec<Vec<F>>,
+    deltas: Vec<Lines<F>>,
     /// Momentum's velocities, shaped as the weights and biases (made on first use).
     velocity_w: Vec<Vec<F>>,
     velocity_b: Vec<Vec<F>>,
@@ -966,11 +966,11 @@ struct Backward<F> {
 /// What the forward pass writes.
 struct Buffers<F> {
     /// a^l for l = 2 … L, (m, n_l).
-    activations: Vec<Vec<F>>,
+    activations: Vec<Lines<F>>,
     /// z^L, (m, n_L): the cost is computed from z where a has saturated.
     output_z: Vec<F>,
     /// The two threads' blocks of a layer's output, (m, n_l) in all.
-    split: Vec<F>,
+    split: Lines<F>,
     /// Pixel input as values, (m, n_1): this thread's, then each helper's.
     scaled: Vec<Vec<F>>,
     /// Whether the helper's buffer holds every row of the input too.
@@ -987,14 +987,14 @@ struct FirstLayer<F> {
     /// evaluating sparse input.
     active: bool,
     /// w² transposed (n_1 × np), tiled, and momentum's velocity alike.
-    wt: Vec<F>,
-    vt: Vec<F>,
+    wt: Lines<F>,
+    vt: Lines<F>,
     /// The lit inputs of this mini-batch (`rows[cur]`) and of the next two.
     rows: [SparseRows<F>; 3],
     cur: usize,
     /// −(η/m) δ², each thread's lanes in a block of its own (m rows of
     /// its width, padded with zeros past n): see `first_tiles`.
-    c: Vec<F>,
+    c: Lines<F>,
     owed: Owed<F>,
 }
 
@@ -1078,7 +1078,7 @@ pub enum Input<'a, F> {
 /// (converted into `buffer` if need be), or the activations `done[i − 1]`.
 fn layer_input<'c, F: Real>(
     x: Input<'c, F>,
-    done: &'c [Vec<F>],
+    done: &'c [Lines<F>],
     i: usize,
     rows: Range<usize>,
     k: usize,
@@ -1126,8 +1126,8 @@ impl<'a, F: Real> Input<'a, F> {
 struct Dropout<F> {
     p: F,
     rng: ChaCha8Rng,
-    masks: Vec<Vec<F>>,
-    pre: Vec<Vec<F>>,
+    masks: Vec<Lines<F>>,
+    pre: Vec<Lines<F>>,
     /// The draws for one layer's masks, four bytes a neuron.
     words: Vec<u8>,
 }
@@ -1482,17 +1482,17 @@ impl<F: Real> Buffers<F> {
         Buffers {
             activations: Vec::new(),
             output_z: Vec::new(),
-            split: Vec::new(),
+            split: Lines::default(),
             scaled: Vec::new(),
             helper_has_input: false,
             first: FirstLayer {
                 tiles: Tiles::default(),
                 active: false,
-                wt: Vec::new(),
-                vt: Vec::new(),
+                wt: Lines::default(),
+                vt: Lines::default(),
                 rows: [SparseRows::new(), SparseRows::new(), SparseRows::new()],
                 cur: 0,
-                c: Vec::new(),
+                c: Lines::default(),
                 owed: Owed::new(),
             },
         }
@@ -1500,14 +1500,14 @@ impl<F: Real> Buffers<F> {
 
     /// Room for m examples of a network of `sizes`, on `threads` threads.
     fn sized(&mut self, sizes: &[usize], m: usize, threads: usize) {
-        self.activations = sizes[1..].iter().map(|&n| vec![F::zero(); m * n]).collect();
+        self.activations = sizes[1..].iter().map(|&n| Lines::zeroed(m * n)).collect();
         self.output_z = vec![F::zero(); m * sizes[sizes.len() - 1]];
-        self.split = vec![F::zero(); m * sizes[1..].iter().copied().max().unwrap_or(0)];
+        self.split = Lines::zeroed(m * sizes[1..].iter().copied().max().unwrap_or(0));
         self.scaled = vec![vec![F::zero(); m * sizes[0]]; threads.max(1)];
         let np = sparse::padded(sizes[1]);
         let first = &mut self.first;
-        first.wt = vec![F::zero(); sizes[0] * np];
-        first.c = vec![F::zero(); m * np];
+        first.wt = Lines::zeroed(sizes[0] * np);
+        first.c = Lines::zeroed(m * np);
     }
 }
 
@@ -1795,7 +1795,7 @@ impl<F: Real> Trainer<F> {
                 .map(|s| vec![F::zero(); s[0] * s[1]])
                 .collect();
             back.velocity_b = sizes[1..].iter().map(|&n| vec![F::zero(); n]).collect();
-            self.buffers.first.vt = vec![F::zero(); sizes[0] * sparse::padded(sizes[1])];
+            self.buffers.first.vt = Lines::zeroed(sizes[0] * sparse::padded(sizes[1]));
         }
     }
 }

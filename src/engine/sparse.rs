@@ -277,6 +277,61 @@ pub fn padded(n: usize) -> usize {
     n.div_ceil(CHUNK) * CHUNK
 }
 
+/// A zeroed buffer of floats whose first lies on a 64-byte boundary, so
+/// that every 16-lane chunk of a tile's rows (np a multiple of 16) is one
+/// cache line: an unaligned vector load or store that splits two lines
+/// costs two. Safe code: a `Vec` one line longer, used from the offset of
+/// its first aligned element; misplaced, it would only be slower.
+#[derive(Debug)]
+pub struct Lines<F> {
+    buf: Vec<F>,
+    from: usize,
+    len: usize,
+}
+
+impl<F> Default for Lines<F> {
+    fn default() -> Self {
+        Lines {
+            buf: Vec::new(),
+            from: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<F: Float> Clone for Lines<F> {
+    /// A copy in a buffer of its own, aligned anew.
+    fn clone(&self) -> Self {
+        let mut copy = Lines::zeroed(self.len);
+        copy.copy_from_slice(self);
+        copy
+    }
+}
+
+impl<F: Float> Lines<F> {
+    pub fn zeroed(len: usize) -> Self {
+        let per_line = (64 / std::mem::size_of::<F>()).max(1);
+        let buf = vec![F::zero(); len + per_line];
+        // The heap never moves a Vec's elements while it is not resized,
+        // and this one never is.
+        let from = buf.as_ptr().align_offset(64).min(per_line);
+        Lines { buf, from, len }
+    }
+}
+
+impl<F> std::ops::Deref for Lines<F> {
+    type Target = [F];
+    fn deref(&self) -> &[F] {
+        &self.buf[self.from..self.from + self.len]
+    }
+}
+
+impl<F> std::ops::DerefMut for Lines<F> {
+    fn deref_mut(&mut self) -> &mut [F] {
+        &mut self.buf[self.from..self.from + self.len]
+    }
+}
+
 /// How the transposed first layer (k rows of np floats) lies in memory: in
 /// tiles of neurons, each a few chunks wide. Tile t holds lanes
 /// `lanes[t]..lanes[t + 1]` of every input's row, k rows of its width one
@@ -1587,5 +1642,21 @@ mod tests {
             }
             assert_eq!(widths, padded(n));
         }
+    }
+
+    #[test]
+    fn lines_start_on_a_cache_line_and_so_do_their_clones() {
+        for len in [0, 1, 17, 4099] {
+            let mut a = Lines::<f32>::zeroed(len);
+            assert_eq!(a.len(), len);
+            assert!(a.iter().all(|&x| x == 0.0));
+            assert_eq!(a.as_ptr() as usize % 64, 0, "{len} floats");
+            a.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32);
+            let b = a.clone();
+            assert_eq!(b.as_ptr() as usize % 64, 0, "a clone of {len} floats");
+            assert_eq!(&*b, &*a);
+        }
+        let d = Lines::<f64>::zeroed(100);
+        assert_eq!((d.len(), d.as_ptr() as usize % 64), (100, 0));
     }
 }
