@@ -1417,16 +1417,21 @@ fn first_tiles<F: Real>(
             // Copied by the thread that reads them, in its own cache.
             lanes_of(delta, n, lanes, c);
         }
+        // By input, the whole share's step runs first, input by input
+        // across its tiles; then the forward pass, tile by tile.
+        if let (Some((rows, rule, _)), true) = (step, by_input) {
+            let share: Vec<_> = spans.iter().map(|&(s, wd)| (s - base, wd)).collect();
+            let (x, v) = (rows.by_input(), v.as_deref_mut());
+            let (scale, decay) = (rule.scale(), rule.decay);
+            real::sparse_share_step(x, c, ldc, w, v, &share, scale, decay, visit);
+        }
         for &(start, width) in &spans {
             let tile = k * (start - base)..k * (start - base + width);
             let w = &mut w[tile.clone()];
-            if let Some((rows, rule, _)) = step {
+            if let (Some((rows, rule, _)), false) = (step, by_input) {
                 let (c, v) = (&c[start - base..], v.as_deref_mut().map(|v| &mut v[tile]));
                 let (scale, decay) = (rule.scale(), rule.decay);
-                if by_input {
-                    let x = rows.by_input();
-                    real::sparse_tile_step(x, c, ldc, w, v, width, scale, decay, visit);
-                } else if let Some(v) = v {
+                if let Some(v) = v {
                     real::sparse_rank_update(rows, c, ldc, v, width, scale);
                     real::momentum_step(w, v, decay);
                 } else {

@@ -102,6 +102,20 @@ mod sealed {
             decay: Self,
             visit: Visit,
         );
+        /// # Safety
+        /// The sizes `real::sparse_share_step` asserts.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn sparse_share_step_raw(
+            x: &ByInput<Self>,
+            c: &[Self],
+            ldc: usize,
+            w: &mut [Self],
+            v: Option<&mut [Self]>,
+            spans: &[(usize, usize)],
+            scale: Self,
+            decay: Self,
+            visit: Visit,
+        );
         fn fill_from_pixels(rows: &mut SparseRows<Self>, pixels: &[u8], k: usize);
     }
 }
@@ -210,6 +224,23 @@ impl sealed::Sealed for f64 {
     ) {
         // SAFETY: by the caller's word.
         unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay, visit) }
+    }
+
+    /// # Safety
+    /// The sizes `real::sparse_share_step` asserts (the trait's contract).
+    unsafe fn sparse_share_step_raw(
+        x: &ByInput<f64>,
+        c: &[f64],
+        ldc: usize,
+        w: &mut [f64],
+        v: Option<&mut [f64]>,
+        spans: &[(usize, usize)],
+        scale: f64,
+        decay: f64,
+        visit: Visit,
+    ) {
+        // SAFETY: by the caller's word.
+        unsafe { tile_by_tile(x, c, ldc, w, v, spans, scale, decay, visit) }
     }
 
     fn fill_from_pixels(rows: &mut SparseRows<f64>, pixels: &[u8], k: usize) {
@@ -366,6 +397,31 @@ impl sealed::Sealed for f32 {
         unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay, visit) }
     }
 
+    /// # Safety
+    /// The sizes `real::sparse_share_step` asserts (the trait's contract).
+    unsafe fn sparse_share_step_raw(
+        x: &ByInput<f32>,
+        c: &[f32],
+        ldc: usize,
+        w: &mut [f32],
+        v: Option<&mut [f32]>,
+        spans: &[(usize, usize)],
+        scale: f32,
+        decay: f32,
+        visit: Visit,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if simd() == Simd::Avx512 && spans.iter().all(|&(_, wd)| wd <= sparse::BLOCK * CHUNK) {
+            // SAFETY: simd() found AVX-512F; tiles of at most BLOCK chunks;
+            // the caller asserted the sizes.
+            return unsafe {
+                sparse::avx512::share_step(x, c, ldc, w, v, spans, scale, decay, visit)
+            };
+        }
+        // SAFETY: by the caller's word.
+        unsafe { tile_by_tile(x, c, ldc, w, v, spans, scale, decay, visit) }
+    }
+
     fn fill_from_pixels(rows: &mut SparseRows<f32>, pixels: &[u8], k: usize) {
         #[cfg(target_arch = "x86_64")]
         if simd() == Simd::Avx512 {
@@ -423,6 +479,32 @@ unsafe fn sparse_rank_update_generic<F: NdFloat>(
         // SAFETY: simd() found AVX2 and FMA; the caller asserted the sizes.
         Simd::Avx2 => unsafe { sparse::x86::rank_update_avx2(x, c, ldc, wt, np, scale) },
         _ => sparse::rank_update_impl::<F, false>(x, c, ldc, wt, np, scale),
+    }
+}
+
+/// The share's tiles stepped one after another.
+/// # Safety
+/// The sizes `real::sparse_share_step` asserts.
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_by_tile<F: Real>(
+    x: &ByInput<F>,
+    c: &[F],
+    ldc: usize,
+    w: &mut [F],
+    mut v: Option<&mut [F]>,
+    spans: &[(usize, usize)],
+    scale: F,
+    decay: F,
+    visit: Visit,
+) {
+    let k = x.k();
+    for &(s, width) in spans {
+        let tile = k * s..k * (s + width);
+        let v = v.as_deref_mut().map(|v| &mut v[tile.clone()]);
+        let (c, w) = (c.get(s..).unwrap_or(&[]), &mut w[tile]);
+        // SAFETY: each tile has the sizes `sparse_tile_step` asserts, as the
+        // caller asserted them for every span.
+        unsafe { F::sparse_tile_step_raw(x, c, ldc, w, v, width, scale, decay, visit) }
     }
 }
 
@@ -590,6 +672,36 @@ pub fn sparse_tile_step<F: Real>(
     assert!(v.as_ref().is_none_or(|v| x.k() * np <= v.len()));
     // SAFETY: the sizes are asserted above.
     unsafe { F::sparse_tile_step_raw(x, c, ldc, w, v, np, scale, decay, visit) }
+}
+
+/// `sparse_tile_step` on every tile of a thread's share: tile (s, width)
+/// holds k rows of `width` floats from k·s in `w` (and `v`), and its lanes
+/// of c are s.. of each row of c. The same results, tile by tile; the
+/// AVX-512 kernel runs input by input across the tiles.
+#[allow(clippy::too_many_arguments)]
+pub fn sparse_share_step<F: Real>(
+    x: &ByInput<F>,
+    c: &[F],
+    ldc: usize,
+    w: &mut [F],
+    v: Option<&mut [F]>,
+    spans: &[(usize, usize)],
+    scale: F,
+    decay: F,
+    visit: Visit,
+) {
+    // Every tile as `sparse_tile_step` asserts it; the share's kernel
+    // reads and writes each tile's rows from raw pointers into w and v.
+    assert!(v.is_some() || (visit.owed.is_empty() && visit.needed.is_empty() && visit.step));
+    let (m, k) = (x.examples(), x.k());
+    for &(s, np) in spans {
+        assert!(np >= CHUNK && np.is_multiple_of(CHUNK) && s + np <= ldc);
+        assert!(m == 0 || c.len() >= (m - 1) * ldc + s + np);
+        assert!(k * (s + np) <= w.len());
+        assert!(v.as_ref().is_none_or(|v| k * (s + np) <= v.len()));
+    }
+    // SAFETY: the sizes are asserted above.
+    unsafe { F::sparse_share_step_raw(x, c, ldc, w, v, spans, scale, decay, visit) }
 }
 
 /// BP2's last touches, δ → δ·f'(a)·mask, errors below 1e-30 then 0 (see

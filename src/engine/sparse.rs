@@ -792,6 +792,136 @@ pub(super) mod avx512 {
         }
     }
 
+    /// The tile step of a thread's whole share at once (`real::sparse_share_step`):
+    /// input by input, each row of every tile in turn, so that a row's
+    /// entries, its skip and its count of entries are read, and the loop
+    /// over them branches, once for all the tiles, not once a tile. Tiles
+    /// of one width run two at a time, their sums side by side. Each row of
+    /// each tile takes the same operations, in the same order, as in
+    /// `tile_step`.
+    /// # Safety
+    /// AVX-512F; for every span (s, width) of `spans`: width a multiple of
+    /// 16 in 16..=64, k·(s + width) floats in `w` (and `v`), the tile's row
+    /// j at k·s + j·width; and s + width ≤ ldc, with ldc floats of `c` at
+    /// i·ldc for every example i of `x` but the last, which has s + width:
+    /// the sizes `real::sparse_share_step` asserts.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn share_step(
+        x: &ByInput<f32>,
+        c: &[f32],
+        ldc: usize,
+        w: &mut [f32],
+        v: Option<&mut [f32]>,
+        spans: &[(usize, usize)],
+        scale: f32,
+        decay: f32,
+        visit: Visit,
+    ) {
+        let step = Step {
+            s: _mm512_set1_ps(scale),
+            d: _mm512_set1_ps(decay),
+            tiny: _mm512_set1_ps(1e-30),
+            scale,
+        };
+        let plain = v.is_none() && scale == 1.0;
+        let k = x.k();
+        // Neighbouring tiles of one width, paired: (width, first, second).
+        let mut groups = Vec::with_capacity(spans.len());
+        let mut t = 0;
+        while t < spans.len() {
+            let (s, width) = spans[t];
+            let next = spans.get(t + 1).filter(|&&(_, wd)| wd == width);
+            groups.push((width, s, next.map(|&(s2, _)| s2)));
+            t += if next.is_some() { 2 } else { 1 };
+        }
+        let (w_base, v_base) = (w.as_mut_ptr(), v.map(|v| v.as_mut_ptr()));
+        for j in 0..k {
+            let (e, value) = x.input(j);
+            if !visit.needed(j) || (plain && e.is_empty()) {
+                continue;
+            }
+            let owed = visit.owed(j);
+            for &(width, a, b) in &groups {
+                // Row j of the tile at lane s: k·s + j·width into w (and v).
+                let row = |s: usize| {
+                    let at = k * s + j * width;
+                    // SAFETY: at + width ≤ k·(s + width) floats, inside w
+                    // (and v) for every span (this function's contract).
+                    unsafe { (w_base.add(at), v_base.map(|v| v.add(at))) }
+                };
+                let lanes = |s: usize| c.get(s..).unwrap_or(&[]);
+                let tiles = (row(a), lanes(a), b.map(|b| (row(b), lanes(b))));
+                // SAFETY: the rows hold `width` floats, width / 16 chunks
+                // from 1 to 4 (this function's contract), and c each tile's
+                // lanes at i·ldc for every example i.
+                unsafe {
+                    match width / CHUNK {
+                        1 => tiles_row::<1>(tiles, ldc, e, value, owed, step, visit.step),
+                        2 => tiles_row::<2>(tiles, ldc, e, value, owed, step, visit.step),
+                        3 => tiles_row::<3>(tiles, ldc, e, value, owed, step, visit.step),
+                        _ => tiles_row::<4>(tiles, ldc, e, value, owed, step, visit.step),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A tile's row, and maybe another's of the same width.
+    type TileRows<'c> = (
+        (*mut f32, Option<*mut f32>),
+        &'c [f32],
+        Option<((*mut f32, Option<*mut f32>), &'c [f32])>,
+    );
+
+    /// One row of one or two tiles: caught up, its entries added, stored.
+    /// # Safety
+    /// AVX-512F; the rows' pointers point at 16·W floats, and each tile's
+    /// c holds 16·W floats at i·ldc for every example i of the entries.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tiles_row<const W: usize>(
+        (ra, ca, b): TileRows,
+        ldc: usize,
+        e: &[u32],
+        value: &[f32],
+        owed: u32,
+        step: Step,
+        stepping: bool,
+    ) {
+        // SAFETY: the pointers and c as this function's contract says.
+        unsafe {
+            let mut a = load_row::<W>(ra, owed, step, stepping);
+            match b {
+                Some((rb, cb)) => {
+                    let mut b = load_row::<W>(rb, owed, step, stepping);
+                    if !stepping {
+                        store_held::<W>(&a);
+                        store_held::<W>(&b);
+                        return;
+                    }
+                    for (&i, &xv) in e.iter().zip(value) {
+                        add_entry::<W>(&mut a.acc, ca, ldc, i, xv);
+                        add_entry::<W>(&mut b.acc, cb, ldc, i, xv);
+                    }
+                    store_row::<W>(&a, step);
+                    store_row::<W>(&b, step);
+                }
+                None => {
+                    if !stepping {
+                        store_held::<W>(&a);
+                        return;
+                    }
+                    for (&i, &xv) in e.iter().zip(value) {
+                        add_entry::<W>(&mut a.acc, ca, ldc, i, xv);
+                    }
+                    store_row::<W>(&a, step);
+                }
+            }
+        }
+    }
+
     /// A row into registers; with momentum, its `owed` steps of momentum
     /// alone taken there; then, if `scaled`, v (or w) times the scale.
     /// # Safety
@@ -1338,7 +1468,9 @@ mod tests {
         tile_step_on(&[1.0, 0.0, 0.0, 1.0], 32, 32, None, false);
     }
 
-    use super::super::real::{sparse_affine, sparse_rank_update, sparse_tile_step};
+    use super::super::real::{
+        sparse_affine, sparse_rank_update, sparse_share_step, sparse_tile_step,
+    };
 
     #[test]
     #[should_panic]
@@ -1353,6 +1485,84 @@ mod tests {
 
     /// A tile step's −(η/m) δ of `c_len` floats, and weights and velocities
     /// of `w_len`: fixed values of both signs.
+    #[test]
+    fn a_share_step_is_each_tile_stepped_alone() {
+        let (m, k) = (5, 13);
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| {
+                if (i * 7) % 5 < 2 {
+                    (i % 9) as f32 / 9.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut rows = SparseRows::<f32>::new();
+        rows.fill_from_values(&x, k);
+        rows.index_by_input();
+        let mut blank = SparseRows::<f32>::new();
+        blank.fill_from_values(&[], k);
+        blank.index_by_input();
+        // Paired widths and lone ones, lanes s.. of c's rows of ldc.
+        let widths = [64, 64, 48, 32, 32, 16, 64];
+        let spans: Vec<(usize, usize)> = widths
+            .iter()
+            .scan(0, |s, &wd| {
+                *s += wd;
+                Some((*s - wd, wd))
+            })
+            .collect();
+        let lanes: usize = widths.iter().sum();
+        let ldc = lanes + 16;
+        let (c, w0, v0) = tile_data(m * ldc, k * lanes);
+        let owed: Vec<u32> = (0..k as u32).map(|j| j % 3).collect();
+        let needed: Vec<bool> = (0..k).map(|j| j % 4 != 1).collect();
+        let lazy = Visit {
+            owed: &owed,
+            needed: &needed,
+            step: true,
+        };
+        let catch_up = Visit {
+            owed: &owed,
+            needed: &[],
+            step: false,
+        };
+        for (momentum, scale, decay, visit, x) in [
+            (true, 0.9, 1e-3, lazy, &rows),
+            (true, 0.9, 0.0, Visit::all(), &rows),
+            (true, 0.9, 1e-3, catch_up, &blank),
+            (false, 1.0, 0.0, Visit::all(), &rows),
+            (false, 0.999, 0.0, Visit::all(), &rows),
+        ] {
+            let (mut w1, mut v1) = (w0.clone(), v0.clone());
+            let (c1, v) = (
+                if x.len() > 0 { &c[..] } else { &[] },
+                momentum.then_some(&mut v1[..]),
+            );
+            sparse_share_step(
+                x.by_input(),
+                c1,
+                ldc,
+                &mut w1,
+                v,
+                &spans,
+                scale,
+                decay,
+                visit,
+            );
+            let (mut w2, mut v2) = (w0.clone(), v0.clone());
+            for &(s, wd) in &spans {
+                let tile = k * s..k * (s + wd);
+                let v = momentum.then_some(&mut v2[tile.clone()]);
+                let c2 = if x.len() > 0 { &c[s..] } else { &[] };
+                let w = &mut w2[tile];
+                sparse_tile_step(x.by_input(), c2, ldc, w, v, wd, scale, decay, visit);
+            }
+            assert!(w1 != w0 || !visit.step, "the step moved w");
+            assert_eq!((&w1, &v1), (&w2, &v2), "momentum {momentum}, scale {scale}");
+        }
+    }
+
     fn tile_data(c_len: usize, w_len: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let c = (0..c_len)
             .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
