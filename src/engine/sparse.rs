@@ -706,6 +706,18 @@ pub(super) mod avx512 {
         scale: f32,
     }
 
+    impl Step {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn new(scale: f32, decay: f32) -> Step {
+            Step {
+                s: _mm512_set1_ps(scale),
+                d: _mm512_set1_ps(decay),
+                tiny: _mm512_set1_ps(1e-30),
+                scale,
+            }
+        }
+    }
+
     /// A row in registers: v (or w, without momentum) and, with momentum, w.
     struct Row<const W: usize> {
         acc: [__m512; W],
@@ -732,12 +744,7 @@ pub(super) mod avx512 {
         decay: f32,
         visit: Visit,
     ) {
-        let step = Step {
-            s: _mm512_set1_ps(scale),
-            d: _mm512_set1_ps(decay),
-            tiny: _mm512_set1_ps(1e-30),
-            scale,
-        };
+        let step = Step::new(scale, decay);
         let plain = v.is_none() && scale == 1.0;
         let skip = |j: usize| !visit.needed(j) || (plain && x.input(j).0.is_empty());
         // Row j of w (and v) lies at j·np from these.
@@ -818,12 +825,7 @@ pub(super) mod avx512 {
         decay: f32,
         visit: Visit,
     ) {
-        let step = Step {
-            s: _mm512_set1_ps(scale),
-            d: _mm512_set1_ps(decay),
-            tiny: _mm512_set1_ps(1e-30),
-            scale,
-        };
+        let step = Step::new(scale, decay);
         let plain = v.is_none() && scale == 1.0;
         let k = x.k();
         // Neighbouring tiles of one width, paired: (width, first, second).
@@ -1483,8 +1485,6 @@ mod tests {
 
     use super::*;
 
-    /// A tile step's −(η/m) δ of `c_len` floats, and weights and velocities
-    /// of `w_len`: fixed values of both signs.
     #[test]
     fn a_share_step_is_each_tile_stepped_alone() {
         let (m, k) = (5, 13);
@@ -1563,6 +1563,8 @@ mod tests {
         }
     }
 
+    /// A tile step's −(η/m) δ of `c_len` floats, and weights and velocities
+    /// of `w_len`: fixed values of both signs.
     fn tile_data(c_len: usize, w_len: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let c = (0..c_len)
             .map(|i| ((i * 37) % 29) as f32 / 29.0 - 0.5)
