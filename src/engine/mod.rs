@@ -1227,6 +1227,22 @@ fn interleave<F: Copy>(blocks: &[F], a: &mut [F], n: usize, parts: &[usize]) {
     }
 }
 
+/// The rows of `a` (m, n) cut into blocks of columns, one a part: part p
+/// gets each row's columns `parts[p]..parts[p + 1]`, for a thread to fill.
+fn columns_mut<'a, F>(a: &'a mut [F], n: usize, parts: &[usize]) -> Vec<Vec<&'a mut [F]>> {
+    let m = a.len() / n.max(1);
+    let mut columns: Vec<Vec<&mut [F]>> = parts.windows(2).map(|_| Vec::with_capacity(m)).collect();
+    for row in a.chunks_exact_mut(n.max(1)) {
+        let mut rest = row;
+        for (p, column) in parts.windows(2).zip(&mut columns) {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(p[1] - p[0]);
+            column.push(part);
+            rest = tail;
+        }
+    }
+    columns
+}
+
 /// Where `threads` threads split `len` items, in multiples of `quantum`:
 /// part p is `parts[p]..parts[p + 1]`, the last parts possibly empty.
 fn bounds(len: usize, threads: usize, quantum: usize) -> Vec<usize> {
@@ -1313,6 +1329,16 @@ struct Forward<'a, F> {
     split: &'a mut [F],
 }
 
+/// A thread's block of z in `first_tiles`: rows of ldz floats, for the
+/// neurons from `first` on; and, where the block lies in `split` rather
+/// than in a itself, the thread's columns of a, to copy it into.
+struct Block<'a, F> {
+    z: &'a mut [F],
+    first: usize,
+    ldz: usize,
+    columns: Vec<&'a mut [F]>,
+}
+
 /// The sparse first layer's work (see `sparse`), tile by tile, each thread
 /// on its own tiles of `wt` (and `vt`) while they are in its cache: with
 /// `step` (a mini-batch's lit inputs, the rule and −(η/m) δ²), BP4 from
@@ -1348,9 +1374,9 @@ fn first_tiles<F: Real>(
         }
         if let (true, Some(next)) = (lazy, forward.as_ref().map(|f| f.rows)) {
             // Lit in this mini-batch or the next: both are sorted by input.
-            let (by, next) = (rows.by_input(), next.by_input());
-            for (j, needed) in owed.needed.iter_mut().enumerate() {
-                *needed = !by.input(j).0.is_empty() || !next.input(j).0.is_empty();
+            let (by, next) = (rows.by_input().lit(), next.by_input().lit());
+            for (needed, (this, next)) in owed.needed.iter_mut().zip(by.zip(next)) {
+                *needed = this || next;
             }
         }
     }
@@ -1376,27 +1402,39 @@ fn first_tiles<F: Real>(
     // The forward pass: its input, biases and activation, and each
     // thread's block of z, with its first neuron and row length.
     let parts = tiles.neuron_parts();
-    let mut outs: Vec<Option<(&mut [F], usize, usize)>> = Vec::new();
+    let mut outs: Vec<Option<Block<F>>> = Vec::new();
     let mut input = None;
-    let mut forward = forward;
     if let Some(Forward {
         rows,
         b,
         f,
         a,
         split,
-    }) = forward.as_mut()
+    }) = forward
     {
         let m = rows.len();
-        input = Some((*rows, *b, *f, m));
+        input = Some((rows, b, f, m));
         if m > 0 && threads > 1 {
             outs.extend(
                 pieces_mut(&mut split[..m * n], &parts, m)
                     .zip(parts.windows(2))
-                    .map(|(out, p)| Some((out, p[0], p[1] - p[0]))),
+                    .zip(columns_mut(&mut a[..m * n], n, &parts))
+                    .map(|((z, p), columns)| {
+                        Some(Block {
+                            z,
+                            first: p[0],
+                            ldz: p[1] - p[0],
+                            columns,
+                        })
+                    }),
             );
         } else if m > 0 {
-            outs.push(Some((&mut a[..m * n], 0, n)));
+            outs.push(Some(Block {
+                z: &mut a[..m * n],
+                first: 0,
+                ldz: n,
+                columns: Vec::new(),
+            }));
         }
     }
     outs.resize_with(threads, || None);
@@ -1438,14 +1476,23 @@ fn first_tiles<F: Real>(
                     real::sparse_rank_update(rows, c, ldc, w, width, scale);
                 }
             }
-            if let (Some((rows, b, _, m)), Some((out, first, ldz))) = (input, out.as_mut()) {
+            if let (Some((rows, b, _, m)), Some(out)) = (input, out.as_mut()) {
                 let lanes = n.saturating_sub(start).min(width);
-                let (b, out) = (&b[start..], &mut out[start - *first..]);
-                real::sparse_affine(rows, 0..m, w, width, lanes, b, out, *ldz);
+                let (b, z) = (&b[start..], &mut out.z[start - out.first..]);
+                real::sparse_affine(rows, 0..m, w, width, lanes, b, z, out.ldz);
             }
         }
-        if let (Some((_, _, Some(f), _)), Some((out, ..))) = (input, out) {
-            apply(f, out);
+        if let Some(Block {
+            z, ldz, columns, ..
+        }) = out
+        {
+            if let Some((_, _, Some(f), _)) = input {
+                apply(f, z);
+            }
+            // The block into this thread's columns of a, from its own cache.
+            for (row, block) in columns.into_iter().zip(z.chunks_exact(ldz.max(1))) {
+                row.copy_from_slice(block);
+            }
         }
     });
     if let Some((_, rule, _)) = step
@@ -1458,12 +1505,6 @@ fn first_tiles<F: Real>(
         }
         owed.any = lazy && owed.steps.iter().any(|&s| s > 0);
         owed.rule = (rule.scale(), rule.decay);
-    }
-    if let Some(Forward { rows, a, split, .. }) = forward
-        && threads > 1
-    {
-        let m = rows.len();
-        interleave(&split[..m * n], &mut a[..m * n], n, &parts);
     }
 }
 

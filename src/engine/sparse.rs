@@ -76,8 +76,11 @@ impl<F: Float> SparseRows<F> {
         for &j in &self.index[..total] {
             by.starts[j as usize + 1] += 1;
         }
-        for j in 0..k {
-            by.starts[j + 1] += by.starts[j];
+        // The running sum in a register, not reloaded from the store just made.
+        let mut sum = 0;
+        for start in &mut by.starts[1..] {
+            sum += *start;
+            *start = sum;
         }
         by.example.resize(total, 0);
         by.value.resize(total, F::zero());
@@ -258,6 +261,11 @@ impl<F> ByInput<F> {
     /// Inputs per example.
     pub fn k(&self) -> usize {
         self.starts.len().saturating_sub(1)
+    }
+
+    /// Whether each input, in order, is lit in some example.
+    pub fn lit(&self) -> impl Iterator<Item = bool> + '_ {
+        self.starts.windows(2).map(|s| s[0] != s[1])
     }
 
     /// Examples: every stored one is below it.
