@@ -41,6 +41,29 @@ fn momentum_step_impl<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
     }
 }
 
+/// δ → scale·δ, row by row, each row then added into `dst`: dst[j] +=
+/// scale·δ_i[j] for every row i in order, rows of dst's length. In vector
+/// registers where the processor has AVX2; each entry's operations are the
+/// same either way.
+pub fn scale_rows_into<F: Float>(dst: &mut [F], rows: &mut [F], scale: F) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the processor has AVX2 and FMA.
+        return unsafe { x86::scale_rows_into(dst, rows, scale) };
+    }
+    scale_rows_into_impl(dst, rows, scale)
+}
+
+#[inline(always)]
+fn scale_rows_into_impl<F: Float>(dst: &mut [F], rows: &mut [F], scale: F) {
+    for row in rows.chunks_exact_mut(dst.len().max(1)) {
+        for (x, d) in dst.iter_mut().zip(row) {
+            *d = scale * *d;
+            *x += *d;
+        }
+    }
+}
+
 /// BP2's last touches, in one pass: δ → δ·f'(a), then δ → δ·mask (if a
 /// mask is given: dropout's), then errors below 1e-30 to 0 (see
 /// `flush_tiny`). In vector registers where the processor has AVX2; each
@@ -233,6 +256,13 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn momentum_step<F: Float>(w: &mut [F], v: &mut [F], decay: F) {
         momentum_step_impl(w, v, decay)
+    }
+
+    /// # Safety
+    /// The processor has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn scale_rows_into<F: Float>(dst: &mut [F], rows: &mut [F], scale: F) {
+        scale_rows_into_impl(dst, rows, scale)
     }
 
     /// # Safety
@@ -439,19 +469,21 @@ macro_rules! f32_kernels {
                 let mr = (m - i).min(4);
                 // SAFETY: rows i..i + mr of d and d_prev exist.
                 unsafe {
-                    if mr == 4 {
-                        back_tile::<4>(d, w, d_prev, i, n, k);
-                    } else {
-                        for r in 0..mr {
-                            back_tile::<1>(d, w, d_prev, i + r, n, k);
-                        }
+                    match mr {
+                        4 => back_tile::<4>(d, w, d_prev, i, n, k),
+                        3 => back_tile::<3>(d, w, d_prev, i, n, k),
+                        2 => back_tile::<2>(d, w, d_prev, i, n, k),
+                        _ => back_tile::<1>(d, w, d_prev, i, n, k),
                     }
                 }
                 i += mr;
             }
         }
 
-        /// MR examples of `back`, one vector of columns at a time.
+        /// MR examples of `back`: BACK_BLOCK vectors of columns at a time,
+        /// each weight vector loaded once for the MR examples, then the
+        /// columns left one vector at a time. Each output is one chain of
+        /// multiply-adds over j in order, however the columns are blocked.
         /// # Safety
         /// The module's features; rows i0..i0 + MR of `d` and `d_prev` exist.
         #[target_feature(enable = $features)]
@@ -465,6 +497,30 @@ macro_rules! f32_kernels {
             k: usize,
         ) {
             let mut c = 0;
+            while c + BACK_BLOCK * L <= k {
+                let mut acc = [[zero(); BACK_BLOCK]; MR];
+                for j in 0..n {
+                    let row = w[j * k + c..j * k + c + BACK_BLOCK * L].as_ptr();
+                    let wv: [V; BACK_BLOCK] = std::array::from_fn(|q| {
+                        // SAFETY: `row` holds BACK_BLOCK·L floats (sliced above).
+                        unsafe { load(row.add(q * L)) }
+                    });
+                    for r in 0..MR {
+                        let dv = splat(d[(i0 + r) * n + j]);
+                        for q in 0..BACK_BLOCK {
+                            acc[r][q] = fmadd(dv, wv[q], acc[r][q]);
+                        }
+                    }
+                }
+                for r in 0..MR {
+                    let out = &mut d_prev[(i0 + r) * k + c..(i0 + r) * k + c + BACK_BLOCK * L];
+                    for q in 0..BACK_BLOCK {
+                        // SAFETY: out holds BACK_BLOCK·L floats (sliced above).
+                        unsafe { store(out.as_mut_ptr().add(q * L), acc[r][q]) };
+                    }
+                }
+                c += BACK_BLOCK * L;
+            }
             while c < k {
                 let len = (k - c).min(L);
                 let mut acc = [zero(); MR];
@@ -670,6 +726,8 @@ pub(super) mod avx2 {
 
     type V = __m256;
     const L: usize = 8;
+    /// Vectors of columns `back` holds for each of four examples.
+    const BACK_BLOCK: usize = 2;
 
     primitives!(
         "avx2,fma",
@@ -889,6 +947,8 @@ pub(super) mod avx512 {
     type V = __m512;
     const L: usize = 16;
     const MR: usize = 5;
+    /// Vectors of columns `back` holds for each of four examples.
+    const BACK_BLOCK: usize = 4;
 
     primitives!(
         "avx512f,avx2,fma",

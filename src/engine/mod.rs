@@ -499,22 +499,22 @@ impl<F: Real> Network<F> {
                 }
             }
             // BP3 summed over the batch, Σ_x δ^l, then the step:
-            // b → b − (η/m) Σ_x δ^l, or through the velocity v_b → μ v_b − (η/m) Σ_x δ^l.
+            // b → b − (η/m) Σ_x δ^l, or through the velocity v_b → μ v_b − (η/m) Σ_x δ^l;
+            // δ^l becomes −(η/m) δ^l on the way, for BP4.
             let biases = self.biases[i]
                 .as_slice_mut()
                 .expect("biases are kept in standard layout");
             if momentum {
                 let v = &mut velocity_b[i][..n];
                 v.iter_mut().for_each(|v| *v *= rule.momentum);
-                add_scaled_rows(v, delta, -rate);
+                real::scale_rows_into(v, delta, -rate);
                 real::momentum_step(biases, v, F::zero());
             } else {
-                add_scaled_rows(biases, delta, -rate);
+                real::scale_rows_into(biases, delta, -rate);
             }
             // BP4 summed over the batch, Σ_x δ^l (a^{l−1})^T, added in one pass:
             // w → (1 − ηλ/n) w − (η/m) Σ_x δ^l (a^{l−1})^T, or
             // v → μ v − (η/m) Σ_x δ^l (a^{l−1})^T − (ηλ/n) w, then w → w + v.
-            delta.iter_mut().for_each(|d| *d = -rate * *d);
             if i == 0 {
                 break;
             }
@@ -1512,15 +1512,6 @@ fn first_tiles<F: Real>(
 /// two threads, each for its own neurons (the forward product and BP4 alike).
 fn by_neurons(pool: &Pool, m: usize, n: usize, k: usize) -> bool {
     pool.threads() > 1 && n >= 8 && m * n * k >= PARALLEL_MIN
-}
-
-/// `dst[j] += scale · rows[i][j]` for every row i, rows of dst's length.
-fn add_scaled_rows<F: Real>(dst: &mut [F], rows: &[F], scale: F) {
-    for row in rows.chunks_exact(dst.len().max(1)) {
-        for (x, &d) in dst.iter_mut().zip(row) {
-            *x += scale * d;
-        }
-    }
 }
 
 impl<F: Real> Buffers<F> {

@@ -704,6 +704,12 @@ pub fn sparse_share_step<F: Real>(
     unsafe { F::sparse_share_step_raw(x, c, ldc, w, v, spans, scale, decay, visit) }
 }
 
+/// δ → scale·δ row by row, each row then added into `dst` (see
+/// `kernels::scale_rows_into`).
+pub fn scale_rows_into<F: Real>(dst: &mut [F], rows: &mut [F], scale: F) {
+    kernels::scale_rows_into(dst, rows, scale)
+}
+
 /// BP2's last touches, δ → δ·f'(a)·mask, errors below 1e-30 then 0 (see
 /// `kernels::bp2_finish`).
 pub fn bp2_finish<F: Real>(f: Activation, delta: &mut [F], a: &[F], mask: &[F]) {
