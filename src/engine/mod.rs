@@ -153,14 +153,46 @@ impl<F: Real> Network<F> {
         let x = Input::Pixels(&pixels[0][..m * k]);
         self.forward_rows(x, m, &mut ws.buffers, &ws.pool, Some(&mut ws.dropout), 0);
         let mut taken = batches;
+        // Whether mini-batch t is fed forward only through the first layer:
+        // the rest of its forward pass runs on this thread while the helper
+        // loads the next (the layers after the first are small).
+        let mut rest_owed = false;
         for t in 0..batches {
-            // Mini-batch t's masks are drawn; t + 1's will be, in this step.
-            let drawn = ws.dropout.rng.get_word_pos();
             let [this, next, _] = &mut pixels;
             let [y, next_y, _] = &mut targets;
             let (x, y) = (Input::Pixels(&this[..m * k]), &y[..m * n_out]);
             let mut m_next = 0;
             let more = t + 1 < batches;
+            // The slot the helper fills, out of the buffers meanwhile.
+            let loading = 1 - ws.buffers.first.cur;
+            let mut next_rows = std::mem::take(&mut ws.buffers.first.rows[loading]);
+            let by_input = ws.buffers.first.tiles.by_input();
+            let mut load_next = || {
+                if more {
+                    m_next = load(t + 1, next, next_y);
+                    if sparse {
+                        fill_lit(&mut next_rows, &next[..m_next * k], k, by_input);
+                    }
+                }
+            };
+            let n = self.sizes[1];
+            // BP4 on a sparse first layer all on one thread (`alone`): the
+            // delta is −(η/m) δ², as `backward` left it.
+            let one_thread_bp4 = |buffers: &mut Buffers<F>, delta: &[F], alone: &Pool| {
+                let first = &mut buffers.first;
+                let rows = &first.rows[first.cur];
+                let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &mut first.c);
+                first_tiles(
+                    tiles,
+                    wt,
+                    vt,
+                    c,
+                    &mut first.owed,
+                    Some((rows, rule, delta)),
+                    None,
+                    alone,
+                );
+            };
             let Trainer {
                 buffers,
                 back,
@@ -169,70 +201,67 @@ impl<F: Real> Network<F> {
                 dropout,
                 ..
             } = ws;
-            let Buffers {
-                activations,
-                first,
-                split,
-                ..
-            } = buffers;
-            let FirstLayer {
-                tiles,
-                wt,
-                vt,
-                rows: [rows0, rows1, _],
-                cur,
-                c,
-                owed,
-                ..
-            } = first;
-            let (rows, next_rows) = if *cur == 0 {
-                (&*rows0, rows1)
-            } else {
-                (&*rows1, rows0)
-            };
-            let n = self.sizes[1];
-            let mut load_next = || {
-                if more {
-                    m_next = load(t + 1, next, next_y);
-                    if sparse {
-                        fill_lit(next_rows, &next[..m_next * k], k, tiles.by_input());
-                    }
-                }
-            };
-            // BP4 on a sparse first layer all on one thread (`alone`): the
-            // delta is −(η/m) δ², as `backward` left it.
-            let one_thread_bp4 =
-                |delta: &[F], c: &mut [F], wt: &mut [F], vt: &mut [F], owed: &mut Owed<F>| {
-                    let step = Some((rows, rule, delta));
-                    first_tiles(tiles, wt, vt, c, owed, step, None, alone);
-                };
             if self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m)) {
-                // The helper loads while this thread backpropagates, and,
-                // if sparse on one thread, moves w² (which needs only this
-                // mini-batch).
+                // The helper loads while this thread finishes the forward
+                // pass, backpropagates and, if sparse on one thread, moves
+                // w² (which needs only this mini-batch).
                 pool.join(load_next, || {
+                    if rest_owed {
+                        self.forward_rows(x, m, buffers, alone, Some(dropout), 1);
+                    }
+                    let activations = &buffers.activations;
                     self.backward(m, y, rule, activations, back, dropout, alone);
                     if sparse && !shared {
-                        one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt, owed);
+                        one_thread_bp4(buffers, &back.deltas[0][..m * n], alone);
                     }
                 });
             } else {
+                if rest_owed {
+                    self.forward_rows(x, m, buffers, alone, Some(dropout), 1);
+                }
                 load_next();
-                self.backward(m, y, rule, activations, back, dropout, pool);
+                self.backward(m, y, rule, &buffers.activations, back, dropout, pool);
                 if sparse && !shared {
-                    one_thread_bp4(&back.deltas[0][..m * n], c, wt, vt, owed);
+                    one_thread_bp4(buffers, &back.deltas[0][..m * n], alone);
                 }
             }
+            ws.buffers.first.rows[loading] = next_rows;
+            // Mini-batch t's masks are drawn; t + 1's will be, in this step
+            // or the next.
+            let drawn = ws.dropout.rng.get_word_pos();
             assert!(m_next <= capacity, "a mini-batch larger than the workspace");
             let next_x = more.then(|| (Input::Pixels(&next[..m_next * k]), m_next));
             let fused = if shared {
                 // Each thread moves its tiles of w² and at once feeds the
                 // next mini-batch through them, while they are in its cache.
+                let Trainer {
+                    buffers,
+                    back,
+                    pool,
+                    ..
+                } = &mut *ws;
+                let Buffers {
+                    activations,
+                    first,
+                    split,
+                    ..
+                } = buffers;
+                let FirstLayer {
+                    tiles,
+                    wt,
+                    vt,
+                    rows,
+                    cur,
+                    c,
+                    owed,
+                    ..
+                } = first;
+                let (rows, next_rows) = (&rows[*cur], &rows[1 - *cur]);
                 let b = self.biases[0]
                     .as_slice()
                     .expect("biases are kept in standard layout");
                 let forward = more.then_some(Forward {
-                    rows: &*next_rows,
+                    rows: next_rows,
                     b,
                     f: (self.layers() > 1).then_some(self.activation),
                     a: &mut activations[0],
@@ -245,7 +274,12 @@ impl<F: Real> Network<F> {
                 !sparse && self.first_layer_step(x, m, rule, ws, next_x)
             };
             ws.buffers.first.cur = 1 - ws.buffers.first.cur;
-            if let Some((x, m)) = next_x {
+            // The rest of the next forward pass waits for the next step's
+            // join where that step runs its backward pass alone.
+            rest_owed = fused
+                && (self.backward_is_serial(m_next, &ws.pool)
+                    || (shared && self.backward_is_small(m_next)));
+            if let (Some((x, m)), false) = (next_x, rest_owed) {
                 let from = usize::from(fused);
                 let dropout = Some(&mut ws.dropout);
                 self.forward_rows(x, m, &mut ws.buffers, &ws.pool, dropout, from);
