@@ -649,6 +649,9 @@ impl<F: Real> Network<F> {
                     x.rows(0..m, k, buffer);
                 }
             }
+            // If fused, each thread copies its block of the next a² into
+            // its own columns, from its own cache.
+            let columns = columns_mut(&mut activations[0][..m_next * n], n, &parts);
             let items: Vec<_> = pieces_mut(w, &parts, k)
                 .zip(option_pieces(v, &parts, k))
                 .zip(parts.windows(2).map(|p| p[0]..p[1]))
@@ -657,19 +660,16 @@ impl<F: Real> Network<F> {
                         .iter_mut()
                         .zip(pieces_mut(&mut split[..m_next * n], &parts, m_next)),
                 )
+                .zip(columns)
                 .collect();
-            pool.scatter(items, |(((w, v), rows), (buffer, out))| {
-                step(w, v, rows, buffer, out)
+            pool.scatter(items, |((((w, v), rows), (buffer, out)), columns)| {
+                let width = rows.len();
+                step(w, v, rows, buffer, out);
+                for (row, block) in columns.into_iter().zip(out.chunks_exact(width.max(1))) {
+                    row.copy_from_slice(block);
+                }
             });
-            if fused {
-                interleave(
-                    &split[..m_next * n],
-                    &mut activations[0][..m_next * n],
-                    n,
-                    &parts,
-                );
-                *helper_has_input = true;
-            }
+            *helper_has_input |= fused;
         } else {
             step(w, v, 0..n, &mut scaled[0], &mut []);
         }
@@ -790,18 +790,21 @@ impl<F: Real> Network<F> {
         } else if by_neurons(pool, m, n, k) {
             // Each thread computes the neurons whose rows of w^l it also
             // updates in BP4, so each core keeps its share of w^l in its own
-            // cache; the blocks are then interleaved into a.
+            // cache, and copies its block into its own columns of a.
             let parts = split_rows(n, pool.threads());
             let items: Vec<_> = pieces(w, &parts, k)
                 .zip(pieces(b, &parts, 1))
                 .zip(pieces_mut(&mut split[..m * n], &parts, m))
                 .zip(scaled.iter_mut())
+                .zip(columns_mut(a, n, &parts))
                 .collect();
-            pool.scatter(items, |(((w, b), out), buffer)| {
+            pool.scatter(items, |((((w, b), out), buffer), columns)| {
                 let neurons = b.len();
-                block(input(0..m, buffer), w, b, out, m, neurons)
+                block(input(0..m, buffer), w, b, out, m, neurons);
+                for (row, block) in columns.into_iter().zip(out.chunks_exact(neurons.max(1))) {
+                    row.copy_from_slice(block);
+                }
             });
-            interleave(&split[..m * n], a, n, &parts);
             helper_read_all = true;
         } else {
             block(input(0..m, &mut scaled[0]), w, b, a, m, n);
@@ -1244,20 +1247,6 @@ fn layer_block<F: Real>(
     real::affine(x, w, b, out, examples, neurons, k);
     if !last {
         apply(act, out);
-    }
-}
-
-/// The rows of `a` (m, n) from its blocks of columns, one a part: part p,
-/// columns `parts[p]..parts[p + 1]`, lies at m·parts[p] of `blocks`, as
-/// (m, its width).
-fn interleave<F: Copy>(blocks: &[F], a: &mut [F], n: usize, parts: &[usize]) {
-    let m = a.len() / n.max(1);
-    for p in parts.windows(2) {
-        let (start, width) = (p[0], p[1] - p[0]);
-        let block = &blocks[m * start..m * p[1]];
-        for (row, source) in a.chunks_exact_mut(n).zip(block.chunks_exact(width.max(1))) {
-            row[start..p[1]].copy_from_slice(&source[..width]);
-        }
     }
 }
 
