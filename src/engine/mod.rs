@@ -201,7 +201,7 @@ impl<F: Real> Network<F> {
                 dropout,
                 ..
             } = ws;
-            if self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m)) {
+            if self.backward_alone(m, pool, shared) {
                 // The helper loads while this thread finishes the forward
                 // pass, backpropagates and, if sparse on one thread, moves
                 // w² (which needs only this mini-batch).
@@ -276,9 +276,7 @@ impl<F: Real> Network<F> {
             ws.buffers.first.cur = 1 - ws.buffers.first.cur;
             // The rest of the next forward pass waits for the next step's
             // join where that step runs its backward pass alone.
-            rest_owed = fused
-                && (self.backward_is_serial(m_next, &ws.pool)
-                    || (shared && self.backward_is_small(m_next)));
+            rest_owed = fused && self.backward_alone(m_next, &ws.pool, shared);
             if let (Some((x, m)), false) = (next_x, rest_owed) {
                 let from = usize::from(fused);
                 let dropout = Some(&mut ws.dropout);
@@ -450,6 +448,13 @@ impl<F: Real> Network<F> {
             || self.sizes[1..]
                 .windows(2)
                 .all(|s| m * s[0] * s[1] < PARALLEL_MIN)
+    }
+
+    /// Whether a step on m examples runs `backward` on this thread while
+    /// the helper loads: where it would not split its work, or is small
+    /// beside a first layer shared out by tiles (`shared`).
+    fn backward_alone(&self, m: usize, pool: &Pool, shared: bool) -> bool {
+        self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m))
     }
 
     /// Whether `backward` on m examples is small beside the first layer's
@@ -665,9 +670,7 @@ impl<F: Real> Network<F> {
             pool.scatter(items, |((((w, v), rows), (buffer, out)), columns)| {
                 let width = rows.len();
                 step(w, v, rows, buffer, out);
-                for (row, block) in columns.into_iter().zip(out.chunks_exact(width.max(1))) {
-                    row.copy_from_slice(block);
-                }
+                fill_columns(columns, out, width);
             });
             *helper_has_input |= fused;
         } else {
@@ -801,9 +804,7 @@ impl<F: Real> Network<F> {
             pool.scatter(items, |((((w, b), out), buffer), columns)| {
                 let neurons = b.len();
                 block(input(0..m, buffer), w, b, out, m, neurons);
-                for (row, block) in columns.into_iter().zip(out.chunks_exact(neurons.max(1))) {
-                    row.copy_from_slice(block);
-                }
+                fill_columns(columns, out, neurons);
             });
             helper_read_all = true;
         } else {
@@ -1250,6 +1251,13 @@ fn layer_block<F: Real>(
     }
 }
 
+/// A thread's block (m, width) into its columns of a, from `columns_mut`.
+fn fill_columns<F: Copy>(columns: Vec<&mut [F]>, block: &[F], width: usize) {
+    for (row, source) in columns.into_iter().zip(block.chunks_exact(width.max(1))) {
+        row.copy_from_slice(source);
+    }
+}
+
 /// The rows of `a` (m, n) cut into blocks of columns, one a part: part p
 /// gets each row's columns `parts[p]..parts[p + 1]`, for a thread to fill.
 fn columns_mut<'a, F>(a: &'a mut [F], n: usize, parts: &[usize]) -> Vec<Vec<&'a mut [F]>> {
@@ -1513,9 +1521,7 @@ fn first_tiles<F: Real>(
                 apply(f, z);
             }
             // The block into this thread's columns of a, from its own cache.
-            for (row, block) in columns.into_iter().zip(z.chunks_exact(ldz.max(1))) {
-                row.copy_from_slice(block);
-            }
+            fill_columns(columns, z, ldz);
         }
     });
     if let Some((_, rule, _)) = step
