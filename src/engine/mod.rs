@@ -176,23 +176,6 @@ impl<F: Real> Network<F> {
                 }
             };
             let n = self.sizes[1];
-            // BP4 on a sparse first layer all on one thread (`alone`): the
-            // delta is −(η/m) δ², as `backward` left it.
-            let one_thread_bp4 = |buffers: &mut Buffers<F>, delta: &[F], alone: &Pool| {
-                let first = &mut buffers.first;
-                let rows = &first.rows[first.cur];
-                let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &mut first.c);
-                first_tiles(
-                    tiles,
-                    wt,
-                    vt,
-                    c,
-                    &mut first.owed,
-                    Some((rows, rule, delta)),
-                    None,
-                    alone,
-                );
-            };
             let Trainer {
                 buffers,
                 back,
@@ -212,7 +195,10 @@ impl<F: Real> Network<F> {
                     let activations = &buffers.activations;
                     self.backward(m, y, rule, activations, back, dropout, alone);
                     if sparse && !shared {
-                        one_thread_bp4(buffers, &back.deltas[0][..m * n], alone);
+                        // BP4 all on this thread (`alone`): the delta is
+                        // −(η/m) δ², as `backward` left it.
+                        let step = Some((buffers.first.cur, rule, &back.deltas[0][..m * n]));
+                        self.first_pass(buffers, step, None, alone);
                     }
                 });
             } else {
@@ -222,7 +208,8 @@ impl<F: Real> Network<F> {
                 load_next();
                 self.backward(m, y, rule, &buffers.activations, back, dropout, pool);
                 if sparse && !shared {
-                    one_thread_bp4(buffers, &back.deltas[0][..m * n], alone);
+                    let step = Some((buffers.first.cur, rule, &back.deltas[0][..m * n]));
+                    self.first_pass(buffers, step, None, alone);
                 }
             }
             ws.buffers.first.rows[loading] = next_rows;
@@ -234,41 +221,10 @@ impl<F: Real> Network<F> {
             let fused = if shared {
                 // Each thread moves its tiles of w² and at once feeds the
                 // next mini-batch through them, while they are in its cache.
-                let Trainer {
-                    buffers,
-                    back,
-                    pool,
-                    ..
-                } = &mut *ws;
-                let Buffers {
-                    activations,
-                    first,
-                    split,
-                    ..
-                } = buffers;
-                let FirstLayer {
-                    tiles,
-                    wt,
-                    vt,
-                    rows,
-                    cur,
-                    c,
-                    owed,
-                    ..
-                } = first;
-                let (rows, next_rows) = (&rows[*cur], &rows[1 - *cur]);
-                let b = self.biases[0]
-                    .as_slice()
-                    .expect("biases are kept in standard layout");
-                let forward = more.then_some(Forward {
-                    rows: next_rows,
-                    b,
-                    f: (self.layers() > 1).then_some(self.activation),
-                    a: &mut activations[0],
-                    split,
-                });
-                let step = Some((rows, rule, &back.deltas[0][..m * n]));
-                first_tiles(tiles, wt, vt, c, owed, step, forward, pool);
+                let cur = ws.buffers.first.cur;
+                let step = Some((cur, rule, &ws.back.deltas[0][..m * n]));
+                let forward = more.then_some(1 - cur);
+                self.first_pass(&mut ws.buffers, step, forward, &ws.pool);
                 more
             } else {
                 !sparse && self.first_layer_step(x, m, rule, ws, next_x)
@@ -398,14 +354,10 @@ impl<F: Real> Network<F> {
                 || {
                     let y = &targets[this][..m * n_out];
                     self.backward(m, y, rule, &buffers.activations, back, dropout, alone);
-                    let first = &mut buffers.first;
-                    let delta = &back.deltas[0][..m * n];
-                    let (tiles, wt, vt, c) =
-                        (&first.tiles, &mut first.wt, &mut first.vt, &mut first.c);
-                    let step = Some((&first.rows[this], rule, delta));
-                    first_tiles(tiles, wt, vt, c, &mut first.owed, step, None, alone);
+                    let step = Some((this, rule, &back.deltas[0][..m * n]));
+                    self.first_pass(buffers, step, None, alone);
                     if t + 1 < batches {
-                        first.cur = next;
+                        buffers.first.cur = next;
                         let x = Input::Pixels(&pixels[next][..sizes[next] * k]);
                         self.forward_rows(x, sizes[next], buffers, alone, Some(dropout), 0);
                     }
@@ -455,6 +407,46 @@ impl<F: Real> Network<F> {
     /// beside a first layer shared out by tiles (`shared`).
     fn backward_alone(&self, m: usize, pool: &Pool, shared: bool) -> bool {
         self.backward_is_serial(m, pool) || (shared && self.backward_is_small(m))
+    }
+
+    /// `first_tiles` on the workspace's sparse first layer: with `step`
+    /// (the lit inputs' slot, the rule and −(η/m) δ²), BP4 and the step;
+    /// with `forward`, the mini-batch in that slot fed through the layer
+    /// into a².
+    fn first_pass(
+        &self,
+        buffers: &mut Buffers<F>,
+        step: Option<(usize, &Rule<F>, &[F])>,
+        forward: Option<usize>,
+        pool: &Pool,
+    ) {
+        let Buffers {
+            activations,
+            first,
+            split,
+            ..
+        } = buffers;
+        let FirstLayer {
+            tiles,
+            wt,
+            vt,
+            rows,
+            c,
+            owed,
+            ..
+        } = first;
+        let b = self.biases[0]
+            .as_slice()
+            .expect("biases are kept in standard layout");
+        let forward = forward.map(|slot| Forward {
+            rows: &rows[slot],
+            b,
+            f: (self.layers() > 1).then_some(self.activation),
+            a: &mut activations[0][..rows[slot].len() * self.sizes[1]],
+            split,
+        });
+        let step = step.map(|(slot, rule, delta)| (&rows[slot], rule, delta));
+        first_tiles(tiles, wt, vt, c, owed, step, forward, pool);
     }
 
     /// Whether `backward` on m examples is small beside the first layer's
@@ -595,12 +587,8 @@ impl<F: Real> Network<F> {
     ) -> bool {
         let (n, k) = (self.sizes[1], self.sizes[0]);
         if ws.sparse_first() {
-            let first = &mut ws.buffers.first;
-            let delta = &ws.back.deltas[0][..m * n];
-            let (tiles, wt, vt, c) = (&first.tiles, &mut first.wt, &mut first.vt, &mut first.c);
-            let (rows, owed) = (&first.rows[first.cur], &mut first.owed);
-            let step = Some((rows, rule, delta));
-            first_tiles(tiles, wt, vt, c, owed, step, None, &ws.pool);
+            let step = Some((ws.buffers.first.cur, rule, &ws.back.deltas[0][..m * n]));
+            self.first_pass(&mut ws.buffers, step, None, &ws.pool);
             return false;
         }
         let Trainer {
@@ -724,35 +712,13 @@ impl<F: Real> Network<F> {
     ) {
         let (n, k) = (self.sizes[i + 1], self.sizes[i]);
         if i == 0 && buffers.first.active {
-            let Buffers {
-                activations,
-                split,
-                first,
-                ..
-            } = buffers;
-            let FirstLayer {
-                tiles,
-                wt,
-                vt,
-                rows,
-                cur,
-                c,
-                owed,
-                ..
-            } = first;
-            let b = self.biases[0]
-                .as_slice()
-                .expect("biases are kept in standard layout");
-            let rows = &rows[*cur];
-            assert_eq!(rows.len(), m, "the lit inputs of this mini-batch");
-            let forward = Forward {
-                rows,
-                b,
-                f: (self.layers() > 1).then_some(self.activation),
-                a: &mut activations[0][..m * n],
-                split,
-            };
-            first_tiles(tiles, wt, vt, c, owed, None, Some(forward), pool);
+            let cur = buffers.first.cur;
+            assert_eq!(
+                buffers.first.rows[cur].len(),
+                m,
+                "the lit inputs of this mini-batch"
+            );
+            self.first_pass(buffers, None, Some(cur), pool);
             return;
         }
         let Buffers {
