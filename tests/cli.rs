@@ -405,6 +405,26 @@ fn a_failed_run_leaves_the_model_file_alone() {
     assert_eq!(leftovers.len(), 1, "temporary files left behind");
 }
 
+/// A wide layer trained sparse with momentum, L2 and mini-batches of 10.
+const WIDE_MOMENTUM: &[&str] = &[
+    "--hidden",
+    "800",
+    "--activation",
+    "relu",
+    "--output",
+    "softmax",
+    "--init",
+    "he",
+    "--momentum",
+    "0.9",
+    "--lambda",
+    "5",
+    "--batch-size",
+    "10",
+    "--eta",
+    "0.01",
+];
+
 /// Trains a small run with `threads` and the instruction set capped at
 /// `simd` (None: the best the processor has); returns the model file.
 fn small_run(dir: &Path, threads: usize, simd: Option<&str>, extra: &[&str]) -> Vec<u8> {
@@ -416,10 +436,6 @@ fn small_run(dir: &Path, threads: usize, simd: Option<&str>, extra: &[&str]) -> 
         "3000",
         "--epochs",
         "2",
-        "--batch-size",
-        "100",
-        "--eta",
-        "1",
         "--seed",
         "5",
         "--threads",
@@ -428,6 +444,12 @@ fn small_run(dir: &Path, threads: usize, simd: Option<&str>, extra: &[&str]) -> 
         "--out",
         s(&file),
     ];
+    // Mini-batches of 100 and η = 1 unless `extra` says otherwise.
+    for (flag, value) in [("--batch-size", "100"), ("--eta", "1")] {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
     args.extend_from_slice(extra);
     let env = simd.map(|simd| ("NNDL_SIMD", simd));
     let out = run_in(Path::new("."), env.as_slice(), &args);
@@ -438,9 +460,10 @@ fn small_run(dir: &Path, threads: usize, simd: Option<&str>, extra: &[&str]) -> 
 #[test]
 fn the_thread_count_does_not_change_the_model() {
     // Mini-batches of 100 are large enough to be split between threads;
-    // a sparse first layer and a dense one.
+    // a sparse first layer and a dense one; and a wide sparse one with
+    // momentum at m = 10, whose dark rows owe steps.
     let dir = scratch("threads");
-    for extra in [&[][..], &["--hidden", "100"]] {
+    for extra in [&[][..], &["--hidden", "100"], WIDE_MOMENTUM] {
         let one = small_run(&dir, 1, None, extra);
         for threads in 2..=4 {
             assert!(
@@ -456,7 +479,7 @@ fn avx2_and_avx512_machines_train_the_same_model() {
     // Capped at AVX2 the kernels sum in AVX-512's order; on a machine
     // without AVX-512 both runs are AVX2, and agree all the more.
     let dir = scratch("simd");
-    for extra in [&[][..], &["--hidden", "100"]] {
+    for extra in [&[][..], &["--hidden", "100"], WIDE_MOMENTUM] {
         let best = small_run(&dir, 2, None, extra);
         assert!(small_run(&dir, 2, Some("avx2"), extra) == best, "{extra:?}");
     }

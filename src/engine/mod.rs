@@ -97,7 +97,7 @@ impl<F: Real> Network<F> {
         } = ws;
         self.backward(m, y, rule, &buffers.activations, back, dropout, pool);
         self.first_layer_step(x, m, rule, ws, None);
-        self.store_first(ws);
+        self.store_first(ws, false);
         ws.targets = targets;
     }
 
@@ -250,36 +250,54 @@ impl<F: Real> Network<F> {
         }
         ws.pixels = pixels;
         ws.target_rows = targets;
-        self.store_first(ws);
+        // An epoch run through settles what its rows owe; one stopped can go on.
+        self.store_first(ws, taken == batches);
         taken
     }
 
     /// Copies w² into the workspace's transposed copy, if the first layer
-    /// trains sparse.
+    /// trains sparse. Rows owing steps go on owing them if the network
+    /// still holds the caught-up copy `store_first` gave it.
     fn load_first(&self, ws: &mut Trainer<F>) {
         if ws.sparse_first() {
             let first = &mut ws.buffers.first;
             let w = weights_slice(&self.weights[0]);
+            if first.owed.any {
+                if same_bits(&first.view, w) {
+                    first.active = true;
+                    return;
+                }
+                // Moved since: the velocities catch up; w² is the network's.
+                let (tiles, owed) = (&first.tiles, &mut first.owed);
+                catch_up(tiles, &mut first.wt, &mut first.vt, owed, false, &ws.pool);
+            }
             first.tiles.transpose_in(w, &mut first.wt);
             first.active = true;
         }
     }
 
-    /// Copies the transposed w² back into the network.
-    fn store_first(&mut self, ws: &mut Trainer<F>) {
+    /// Copies the transposed w² back into the network. With `settle`
+    /// (the end of `steps`) every row first takes the steps it owes, so
+    /// that the weights and velocities are all a run needs to go on; else
+    /// the network gets a caught-up copy and the rows go on owing.
+    fn store_first(&mut self, ws: &mut Trainer<F>, settle: bool) {
         if ws.sparse_first() {
             let first = &mut ws.buffers.first;
-            catch_up(
-                &first.tiles,
-                &mut first.wt,
-                &mut first.vt,
-                &mut first.owed,
-                &ws.pool,
-            );
+            if settle {
+                let (tiles, owed) = (&first.tiles, &mut first.owed);
+                catch_up(tiles, &mut first.wt, &mut first.vt, owed, false, &ws.pool);
+            }
             let w = self.weights[0]
                 .as_slice_mut()
                 .expect("weights are kept in standard layout");
-            first.tiles.transpose_out(&first.wt, w);
+            if first.owed.any {
+                let (wt, _) = first.caught_up(&ws.pool);
+                first.tiles.transpose_out(&wt, w);
+                first.view.clear();
+                first.view.extend_from_slice(w);
+            } else {
+                first.tiles.transpose_out(&first.wt, w);
+            }
             first.active = false;
         }
     }
@@ -380,7 +398,7 @@ impl<F: Real> Network<F> {
         }
         ws.pixels = pixels;
         ws.target_rows = targets;
-        self.store_first(ws);
+        self.store_first(ws, taken == batches);
         taken
     }
 
@@ -1000,10 +1018,33 @@ struct FirstLayer<F> {
     /// its width, padded with zeros past n): see `first_tiles`.
     c: Lines<F>,
     owed: Owed<F>,
+    /// The network's w² as `store_first` last wrote it while rows owed
+    /// steps: if it still is, `load_first` goes on from `wt` and `owed`.
+    view: Vec<F>,
 }
 
-/// Momentum's steps owed by rows of the first layer's tiles that a step
-/// left unvisited (see `sparse::Visit`), all taken by `catch_up`.
+impl<F: Real> FirstLayer<F> {
+    /// Copies of `wt` and `vt` with every step owed taken.
+    fn caught_up(&self, pool: &Pool) -> (Lines<F>, Lines<F>) {
+        let (mut wt, mut vt) = (self.wt.clone(), self.vt.clone());
+        take_owed(&self.tiles, &mut wt, &mut vt, &self.owed, false, pool);
+        (wt, vt)
+    }
+}
+
+/// Whether two runs of floats hold the same bits.
+fn same_bits<F: Real>(a: &[F], b: &[F]) -> bool {
+    let bits = |x: &F| x.to_f64().map(f64::to_bits);
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| bits(x) == bits(y))
+}
+
+/// Momentum's steps owed by rows of the first layer's tiles (see
+/// `sparse::Visit`). One rule on every path, so that the model does not
+/// depend on the threads, on pipelining, or on steps taken one at a time:
+/// a step moves the rows its mini-batch lights, and every other row owes
+/// it; a row takes the k steps it owes at once, as M^k, just before a
+/// forward pass reads it; and `steps` run through to the end settles every
+/// row. Between single steps the rows go on owing (`FirstLayer::view`).
 struct Owed<F> {
     /// Per input, the steps owed, and whether this step visits it.
     steps: Vec<u32>,
@@ -1011,6 +1052,10 @@ struct Owed<F> {
     /// Whether any step is owed, and the scale and decay of those steps.
     any: bool,
     rule: (F, F),
+    /// `sparse::momentum_powers` of `rule`, to the most steps owed, or
+    /// more; and the rule they were made for.
+    powers: Vec<[F; 4]>,
+    powers_rule: (F, F),
     /// k inputs and no examples: what a catch-up runs over.
     blank: SparseRows<F>,
 }
@@ -1022,7 +1067,21 @@ impl<F: Real> Owed<F> {
             needed: Vec::new(),
             any: false,
             rule: (F::one(), F::zero()),
+            powers: Vec::new(),
+            powers_rule: (F::one(), F::zero()),
             blank: SparseRows::new(),
+        }
+    }
+
+    /// Powers of the rule's step for every row's steps owed, made anew
+    /// when the rule changes, twice as many when they run short.
+    fn powered(&mut self) {
+        let most = self.steps.iter().copied().max().unwrap_or(0) as usize;
+        if self.powers_rule != self.rule || self.powers.len() <= most {
+            let up_to = (most + 1).next_power_of_two().max(64);
+            let (scale, decay) = self.rule;
+            self.powers = sparse::momentum_powers(scale, decay, up_to);
+            self.powers_rule = self.rule;
         }
     }
 
@@ -1038,16 +1097,45 @@ impl<F: Real> Owed<F> {
     }
 }
 
-/// Takes every step the tiles' rows owe (see `Owed`), each thread its own.
-fn catch_up<F: Real>(tiles: &Tiles, wt: &mut [F], vt: &mut [F], owed: &mut Owed<F>, pool: &Pool) {
+/// Takes the steps the tiles' rows owe (see `Owed`), each thread its own:
+/// every row's, or with `only`, those of the rows `owed.needed` marks.
+fn catch_up<F: Real>(
+    tiles: &Tiles,
+    wt: &mut [F],
+    vt: &mut [F],
+    owed: &mut Owed<F>,
+    only: bool,
+    pool: &Pool,
+) {
     if !owed.any {
         return;
     }
+    owed.powered();
+    take_owed(tiles, wt, vt, owed, only, pool);
+    for (steps, &needed) in owed.steps.iter_mut().zip(&owed.needed) {
+        if needed || !only {
+            *steps = 0;
+        }
+    }
+    owed.any = owed.steps.iter().any(|&s| s > 0);
+}
+
+/// The kernel's part of `catch_up`: `owed` is left as it was, so this
+/// also makes caught-up copies (`FirstLayer::caught_up`).
+fn take_owed<F: Real>(
+    tiles: &Tiles,
+    wt: &mut [F],
+    vt: &mut [F],
+    owed: &Owed<F>,
+    only: bool,
+    pool: &Pool,
+) {
     let k = tiles.k;
     let (scale, decay) = owed.rule;
     let visit = Visit {
         owed: &owed.steps,
-        needed: &[],
+        powers: &owed.powers,
+        needed: if only { &owed.needed } else { &[] },
         step: false,
     };
     let blank = owed.blank.by_input();
@@ -1064,8 +1152,6 @@ fn catch_up<F: Real>(tiles: &Tiles, wt: &mut [F], vt: &mut [F], owed: &mut Owed<
             real::sparse_tile_step(blank, &[], width, w, v, width, scale, decay, visit);
         }
     });
-    owed.steps.fill(0);
-    owed.any = false;
 }
 
 /// A mini-batch's input a¹, one row of n_1 values per example.
@@ -1358,31 +1444,55 @@ fn first_tiles<F: Real>(
     let threads = tiles.threads();
     let by_input = tiles.by_input();
     let momentum = step.is_some_and(|(_, rule, _)| rule.momentum != F::zero());
-    // With momentum, rows lit in neither this mini-batch nor the one fed
-    // forward next are left, owing the step, when the next is known.
-    let lazy = by_input && momentum && forward.is_some();
-    if let Some((rows, rule, _)) = step
-        && by_input
-        && momentum
+    // With momentum (and tiles read input by input), a step moves the rows
+    // its mini-batch lights; every other row owes it (see `Owed`).
+    let lazy = by_input && momentum;
+    if let Some((_, rule, _)) = step
+        && owed.any
+        && (!lazy || owed.rule != (rule.scale(), rule.decay))
     {
-        owed.sized(k);
-        if owed.any && owed.rule != (rule.scale(), rule.decay) {
-            catch_up(tiles, wt, vt, owed, pool);
+        // Steps owed under another rule are taken before this one.
+        catch_up(tiles, wt, vt, owed, false, pool);
+    }
+    let next = forward.as_ref().map(|f| f.rows);
+    match (step, next) {
+        (Some((rows, rule, _)), next) if lazy => {
+            owed.sized(k);
+            owed.rule = (rule.scale(), rule.decay);
+            // A row this mini-batch lights owes nothing: the forward pass
+            // that read it caught it up. One it leaves dark owes this step
+            // too; if the next mini-batch lights it, it catches up now,
+            // before the forward pass below reads it.
+            let this = rows.by_input().lit();
+            let mut next = next.into_iter().flat_map(|next| next.by_input().lit());
+            for ((steps, needed), lit) in owed.steps.iter_mut().zip(&mut owed.needed).zip(this) {
+                let lit_next = next.next().unwrap_or(false);
+                debug_assert!(!lit || *steps == 0, "a lit row was caught up");
+                if !lit {
+                    *steps += 1;
+                }
+                *needed = lit || lit_next;
+            }
+            owed.any = true;
+            owed.powered();
         }
-        if let (true, Some(next)) = (lazy, forward.as_ref().map(|f| f.rows)) {
-            // Lit in this mini-batch or the next: both are sorted by input.
-            let (by, next) = (rows.by_input().lit(), next.by_input().lit());
-            for (needed, (this, next)) in owed.needed.iter_mut().zip(by.zip(next)) {
-                *needed = this || next;
+        (None, Some(next)) if owed.any => {
+            // A forward pass alone: the rows it reads catch up first.
+            let mut any = false;
+            let lit = next.by_input().lit();
+            for ((needed, &steps), lit) in owed.needed.iter_mut().zip(&owed.steps).zip(lit) {
+                *needed = lit && steps > 0;
+                any |= *needed;
+            }
+            if any {
+                catch_up(tiles, wt, vt, owed, true, pool);
             }
         }
+        _ => {}
     }
     let visit = Visit {
-        owed: if by_input && momentum {
-            &owed.steps
-        } else {
-            &[]
-        },
+        owed: if lazy { &owed.steps } else { &[] },
+        powers: &owed.powers,
         needed: if lazy { &owed.needed } else { &[] },
         step: true,
     };
@@ -1490,16 +1600,14 @@ fn first_tiles<F: Real>(
             fill_columns(columns, z, ldz);
         }
     });
-    if let Some((_, rule, _)) = step
-        && by_input
-        && momentum
-    {
-        // A row visited has taken what it owed; one left owes one more.
+    if step.is_some() && lazy {
+        // A row visited has taken what it owed.
         for (steps, &needed) in owed.steps.iter_mut().zip(&owed.needed) {
-            *steps = if needed || !lazy { 0 } else { *steps + 1 };
+            if needed {
+                *steps = 0;
+            }
         }
-        owed.any = lazy && owed.steps.iter().any(|&s| s > 0);
-        owed.rule = (rule.scale(), rule.decay);
+        owed.any = owed.steps.iter().any(|&s| s > 0);
     }
 }
 
@@ -1526,6 +1634,7 @@ impl<F: Real> Buffers<F> {
                 cur: 0,
                 c: Lines::default(),
                 owed: Owed::new(),
+                view: Vec::new(),
             },
         }
     }
@@ -1649,10 +1758,13 @@ impl<F: Real> Trainer<F> {
         for (i, (vw, vb)) in v.weights.iter_mut().zip(&mut v.biases).enumerate() {
             let vw = vw.as_slice_mut().expect("fresh arrays are contiguous");
             if i == 0 && self.sparse_first() {
-                self.buffers
-                    .first
-                    .tiles
-                    .transpose_out(&self.buffers.first.vt, vw);
+                let first = &self.buffers.first;
+                if first.owed.any {
+                    let (_, vt) = first.caught_up(&self.pool);
+                    first.tiles.transpose_out(&vt, vw);
+                } else {
+                    first.tiles.transpose_out(&first.vt, vw);
+                }
             } else {
                 vw.copy_from_slice(&back.velocity_w[i]);
             }
@@ -1666,6 +1778,10 @@ impl<F: Real> Trainer<F> {
     /// Sets momentum's velocities, as `velocity` gives them, for `net`.
     pub fn set_velocity(&mut self, net: &Network<F>, v: &Velocity<F>) {
         self.reserve_velocities(&net.sizes);
+        // Nothing owed: w² is the network's, caught up, from here on.
+        let first = &mut self.buffers.first;
+        let (tiles, owed) = (&first.tiles, &mut first.owed);
+        catch_up(tiles, &mut first.wt, &mut first.vt, owed, false, &self.pool);
         let sparse = self.sparse_first();
         let back = &mut self.back;
         for (i, (vw, vb)) in v.weights.iter().zip(&v.biases).enumerate() {
@@ -1806,6 +1922,7 @@ impl<F: Real> Trainer<F> {
         self.sparse = Some(sparse);
         if sparse {
             first.tiles = Tiles::new(n, k, if share { self.pool.threads() } else { 1 });
+            first.owed = Owed::new();
             if let Some(v) = self.back.velocity_w.first()
                 && self.back.velocity_w.len() + 1 == sizes.len()
             {
@@ -2255,6 +2372,9 @@ mod tests {
                             true
                         });
                     assert_eq!((steps, taken), (sizes_of.len(), sizes_of.len()));
+                    // Run through, it leaves no row owing a step: the
+                    // network and velocities are all a run needs to go on.
+                    assert!(!ws.buffers.first.owed.any);
                 } else {
                     for t in 0..sizes_of.len() {
                         let examples = batch(t);
@@ -2272,19 +2392,40 @@ mod tests {
                 }
                 results.push(net);
             }
-            // Stopped after two steps, then taken on by a fresh engine given
-            // the velocities and dropout's position: the same network.
+            // Stopped after two steps: the same engine takes the run on as
+            // if never stopped. With momentum, rows of a first layer read
+            // input by input still owe steps then.
+            let lazy = !plain && sparse && sizes[1] == 200;
             for threads in [1, 2] {
-                let mut net =
-                    Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
-                let mut ws = Trainer::new(sizes, 10, threads);
-                ws.seed_dropout(3);
-                let mut heard = 0;
-                let taken = ws.steps(&mut net, sizes_of.len(), load_from(0), &rule, &mut || {
-                    heard += 1;
-                    heard < 2
-                });
-                assert_eq!(taken, 2);
+                let stopped = || {
+                    let mut net =
+                        Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+                    let mut ws = Trainer::new(sizes, 10, threads);
+                    ws.seed_dropout(3);
+                    let mut heard = 0;
+                    let taken =
+                        ws.steps(&mut net, sizes_of.len(), load_from(0), &rule, &mut || {
+                            heard += 1;
+                            heard < 2
+                        });
+                    assert_eq!(taken, 2);
+                    assert_eq!(ws.buffers.first.owed.any, lazy, "{sizes:?}");
+                    (net, ws)
+                };
+                let rest = sizes_of.len() - 2;
+                let (mut net, mut ws) = stopped();
+                let taken = ws.steps(&mut net, rest, load_from(2), &rule, &mut || true);
+                assert_eq!(taken, rest);
+                assert_eq!(
+                    net.weights, results[0].weights,
+                    "{sizes:?} taken on, plain {plain}, threads {threads}"
+                );
+                assert_eq!(net.biases, results[0].biases, "{sizes:?} taken on");
+                // A fresh engine given the velocities and dropout's position
+                // takes it on as the stopped one does once its velocities
+                // are set (which settles what the rows owe); with nothing
+                // owed, as if never stopped.
+                let (mut net, ws) = stopped();
                 let velocity = ws.velocity(&net);
                 assert_eq!(velocity.is_some(), !plain);
                 let mut fresh = Trainer::new(sizes, 10, threads);
@@ -2295,14 +2436,18 @@ mod tests {
                     let back = fresh.velocity(&net).unwrap();
                     assert_eq!((&back.weights, &back.biases), (&v.weights, &v.biases));
                 }
-                let rest = sizes_of.len() - 2;
                 let taken = fresh.steps(&mut net, rest, load_from(2), &rule, &mut || true);
                 assert_eq!(taken, rest);
-                assert_eq!(
-                    net.weights, results[0].weights,
-                    "{sizes:?} resumed, plain {plain}, threads {threads}"
-                );
-                assert_eq!(net.biases, results[0].biases, "{sizes:?} resumed");
+                let (mut settled, mut ws) = stopped();
+                if let Some(v) = &ws.velocity(&settled) {
+                    ws.set_velocity(&settled, v);
+                }
+                ws.steps(&mut settled, rest, load_from(2), &rule, &mut || true);
+                assert_eq!(net.weights, settled.weights, "{sizes:?} resumed");
+                assert_eq!(net.biases, settled.biases, "{sizes:?} resumed");
+                if !lazy {
+                    assert_eq!(net.weights, results[0].weights, "{sizes:?} resumed");
+                }
             }
             let start = Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
             assert!(

@@ -100,7 +100,7 @@ mod sealed {
             np: usize,
             scale: Self,
             decay: Self,
-            visit: Visit,
+            visit: Visit<Self>,
         );
         /// # Safety
         /// The sizes `real::sparse_share_step` asserts.
@@ -114,7 +114,7 @@ mod sealed {
             spans: &[(usize, usize)],
             scale: Self,
             decay: Self,
-            visit: Visit,
+            visit: Visit<Self>,
         );
         fn fill_from_pixels(rows: &mut SparseRows<Self>, pixels: &[u8], k: usize);
     }
@@ -220,7 +220,7 @@ impl sealed::Sealed for f64 {
         np: usize,
         scale: f64,
         decay: f64,
-        visit: Visit,
+        visit: Visit<f64>,
     ) {
         // SAFETY: by the caller's word.
         unsafe { sparse_tile_step_generic(x, c, ldc, w, v, np, scale, decay, visit) }
@@ -237,7 +237,7 @@ impl sealed::Sealed for f64 {
         spans: &[(usize, usize)],
         scale: f64,
         decay: f64,
-        visit: Visit,
+        visit: Visit<f64>,
     ) {
         // SAFETY: by the caller's word.
         unsafe { tile_by_tile(x, c, ldc, w, v, spans, scale, decay, visit) }
@@ -385,7 +385,7 @@ impl sealed::Sealed for f32 {
         np: usize,
         scale: f32,
         decay: f32,
-        visit: Visit,
+        visit: Visit<f32>,
     ) {
         #[cfg(target_arch = "x86_64")]
         if simd() == Simd::Avx512 && np <= sparse::BLOCK * CHUNK {
@@ -408,7 +408,7 @@ impl sealed::Sealed for f32 {
         spans: &[(usize, usize)],
         scale: f32,
         decay: f32,
-        visit: Visit,
+        visit: Visit<f32>,
     ) {
         #[cfg(target_arch = "x86_64")]
         if simd() == Simd::Avx512 && spans.iter().all(|&(_, wd)| wd <= sparse::BLOCK * CHUNK) {
@@ -495,7 +495,7 @@ unsafe fn tile_by_tile<F: Real>(
     spans: &[(usize, usize)],
     scale: F,
     decay: F,
-    visit: Visit,
+    visit: Visit<F>,
 ) {
     let k = x.k();
     for &(s, width) in spans {
@@ -522,7 +522,7 @@ unsafe fn sparse_tile_step_generic<F: NdFloat>(
     np: usize,
     scale: F,
     decay: F,
-    visit: Visit,
+    visit: Visit<F>,
 ) {
     match simd() {
         #[cfg(target_arch = "x86_64")]
@@ -658,7 +658,7 @@ pub fn sparse_tile_step<F: Real>(
     np: usize,
     scale: F,
     decay: F,
-    visit: Visit,
+    visit: Visit<F>,
 ) {
     // The kernels read and write a whole row of np ≥ CHUNK floats of w (and
     // v) for every input, and np floats of c for every stored example
@@ -666,6 +666,8 @@ pub fn sparse_tile_step<F: Real>(
     // rows left unvisited, only with momentum.
     assert!(np >= CHUNK && np.is_multiple_of(CHUNK) && np <= ldc);
     assert!(v.is_some() || (visit.owed.is_empty() && visit.needed.is_empty() && visit.step));
+    // A row owing k steps takes them through powers[k].
+    assert!(visit.powers_cover_owed());
     let m = x.examples();
     assert!(m == 0 || c.len() >= (m - 1) * ldc + np);
     assert!(x.k() * np <= w.len());
@@ -688,11 +690,12 @@ pub fn sparse_share_step<F: Real>(
     spans: &[(usize, usize)],
     scale: F,
     decay: F,
-    visit: Visit,
+    visit: Visit<F>,
 ) {
     // Every tile as `sparse_tile_step` asserts it; the share's kernel
     // reads and writes each tile's rows from raw pointers into w and v.
     assert!(v.is_some() || (visit.owed.is_empty() && visit.needed.is_empty() && visit.step));
+    assert!(visit.powers_cover_owed());
     let (m, k) = (x.examples(), x.k());
     for &(s, np) in spans {
         assert!(np >= CHUNK && np.is_multiple_of(CHUNK) && s + np <= ldc);
