@@ -1085,6 +1085,17 @@ impl<F: Real> Owed<F> {
         }
     }
 
+    /// The rows `needed` marks (every row, unless `only`) have taken what
+    /// they owed.
+    fn paid(&mut self, only: bool) {
+        for (steps, &needed) in self.steps.iter_mut().zip(&self.needed) {
+            if needed || !only {
+                *steps = 0;
+            }
+        }
+        self.any = self.steps.iter().any(|&s| s > 0);
+    }
+
     /// Room for k inputs.
     fn sized(&mut self, k: usize) {
         if self.steps.len() != k {
@@ -1112,12 +1123,7 @@ fn catch_up<F: Real>(
     }
     owed.powered();
     take_owed(tiles, wt, vt, owed, only, pool);
-    for (steps, &needed) in owed.steps.iter_mut().zip(&owed.needed) {
-        if needed || !only {
-            *steps = 0;
-        }
-    }
-    owed.any = owed.steps.iter().any(|&s| s > 0);
+    owed.paid(only);
 }
 
 /// The kernel's part of `catch_up`: `owed` is left as it was, so this
@@ -1473,7 +1479,6 @@ fn first_tiles<F: Real>(
                 }
                 *needed = lit || lit_next;
             }
-            owed.any = true;
             owed.powered();
         }
         (None, Some(next)) if owed.any => {
@@ -1601,13 +1606,7 @@ fn first_tiles<F: Real>(
         }
     });
     if step.is_some() && lazy {
-        // A row visited has taken what it owed.
-        for (steps, &needed) in owed.steps.iter_mut().zip(&owed.needed) {
-            if needed {
-                *steps = 0;
-            }
-        }
-        owed.any = owed.steps.iter().any(|&s| s > 0);
+        owed.paid(true);
     }
 }
 
