@@ -15,8 +15,11 @@ use ndarray::{Array2, ArrayViewMut2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use nndl::data::LitPixels;
 use nndl::train::{Sgd, Silent};
-use nndl::{Activation, Cost, Dataset, Init, Network, Rule, TrainConfig, Trainer, load_mnist};
+use nndl::{
+    Activation, Batch, Cost, Dataset, Init, Network, Rule, TrainConfig, Trainer, load_mnist,
+};
 
 /// (sizes, mini-batch, η).
 const NETWORKS: [(&[usize], usize, f64); 3] = [
@@ -44,6 +47,7 @@ const STEPS: u32 = 100;
 fn mini_batch(c: &mut Criterion) {
     let mnist = load_mnist(Path::new("data/mnist")).expect("bundled MNIST");
     let data = &mnist.training;
+    let lit = LitPixels::of(data).expect("MNIST images fit u16 indices");
     let mut group = c.benchmark_group("mini-batch");
     for (sizes, m, eta) in NETWORKS {
         let (x, _) = batch(data, m);
@@ -57,11 +61,20 @@ fn mini_batch(c: &mut Criterion) {
         // One training step as an epoch takes it: mini-batch t of the first
         // 100 (images t·m …), loaded as the epoch loads them.
         let rule = Rule::sgd(eta as f32);
-        let load = |t: usize, pixels: &mut [u8], y: &mut [f32]| {
+        let load = |t: usize, batch: &mut Batch<'_, f32>| {
             let indices: Vec<usize> = (t % 100 * m..(t % 100 + 1) * m).collect();
-            data.gather_pixels(&indices, 1, pixels);
-            if let Ok(y) = ArrayViewMut2::from_shape((m, data.classes), &mut y[..m * data.classes])
-            {
+            if let Some(mut inputs) = batch.lit() {
+                for &i in &indices {
+                    lit.runs(i, 1, |index, bytes, offset| {
+                        inputs.run(index, bytes, offset)
+                    });
+                    inputs.end_image();
+                }
+            } else {
+                data.gather_pixels(&indices, 1, batch.pixels);
+            }
+            let y = &mut batch.targets[..m * data.classes];
+            if let Ok(y) = ArrayViewMut2::from_shape((m, data.classes), y) {
                 data.gather_targets(&indices, y.reversed_axes());
             }
             m

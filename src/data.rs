@@ -122,14 +122,7 @@ impl Dataset {
         let (rows, cols) = (self.rows, self.cols);
         for (out, &i) in out.chunks_exact_mut(self.pixels()).zip(indices) {
             let image = self.image(i / shifts);
-            // The source pixel of output (r, c) is (r + dr, c + dc).
-            let (dr, dc): (isize, isize) = match i % shifts {
-                0 => (0, 0),
-                1 => (1, 0),
-                2 => (-1, 0),
-                3 => (0, 1),
-                _ => (0, -1),
-            };
+            let (dr, dc) = shift(i % shifts);
             if (dr, dc) == (0, 0) {
                 out.copy_from_slice(image);
                 continue;
@@ -185,6 +178,159 @@ impl Dataset {
     /// column i is the chapter's y(x_i).
     pub fn gather_targets<F: NdFloat>(&self, indices: &[usize], y: ArrayViewMut2<F>) {
         self.gather_targets_of(indices, 1, y);
+    }
+}
+
+/// Shift s of an expanded set (0 ≤ s < SHIFTS) as (dr, dc): the source
+/// pixel of output (r, c) is (r + dr, c + dc).
+fn shift(s: usize) -> (isize, isize) {
+    match s {
+        0 => (0, 0),
+        1 => (1, 0),
+        2 => (-1, 0),
+        3 => (0, 1),
+        _ => (0, -1),
+    }
+}
+
+/// Every image's lit (nonzero) pixels, found once, so that a mini-batch's
+/// are copied, not searched for, each step. Image i's lie in one block,
+/// `blocks[starts[i]..starts[i + 1]]`, so that fetching it is one stream:
+/// their count n, their n positions ascending, then their n bytes, two to
+/// a u16 in native order.
+#[derive(Clone, Debug)]
+pub struct LitPixels {
+    starts: Vec<usize>,
+    blocks: Vec<u16>,
+    rows: usize,
+    cols: usize,
+    /// Per image, whether a pixel is lit in its first and last columns,
+    /// which a sideways shift moves out.
+    edges: Vec<[bool; 2]>,
+}
+
+impl LitPixels {
+    /// The lit pixels of `data`'s images; None if an image holds as many
+    /// pixels as a u16 counts, or none.
+    pub fn of(data: &Dataset) -> Option<LitPixels> {
+        let (rows, cols, p) = (data.rows, data.cols, data.pixels());
+        if p >= 1 << 16 || p == 0 {
+            return None;
+        }
+        let lit = data.images.iter().filter(|&&b| b != 0).count();
+        let mut blocks = Vec::with_capacity(lit * 3 / 2 + 2 * data.len());
+        let mut starts = Vec::with_capacity(data.len() + 1);
+        let mut edges = Vec::with_capacity(data.len());
+        starts.push(0);
+        for image in data.images.chunks_exact(p) {
+            let count = blocks.len();
+            blocks.push(0);
+            blocks.extend((0..p as u16).filter(|&j| image[usize::from(j)] != 0));
+            let n = blocks.len() - count - 1;
+            blocks[count] = n as u16;
+            let lit = (0..p).filter(|&j| image[j] != 0).map(|j| image[j]);
+            let bytes: Vec<u8> = lit.collect();
+            blocks.extend(
+                bytes
+                    .chunks(2)
+                    .map(|b| u16::from_ne_bytes([b[0], *b.get(1).unwrap_or(&0)])),
+            );
+            starts.push(blocks.len());
+            let lit_in = |c: usize| (0..rows).any(|r| image[r * cols + c] != 0);
+            edges.push([lit_in(0), lit_in(cols - 1)]);
+        }
+        Some(LitPixels {
+            starts,
+            blocks,
+            rows,
+            cols,
+            edges,
+        })
+    }
+
+    /// Images held.
+    pub fn len(&self) -> usize {
+        self.edges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.edges.is_empty()
+    }
+
+    /// Image i's lit positions and their bytes.
+    fn image(&self, i: usize) -> (&[u16], &[u8]) {
+        let block = &self.blocks[self.starts[i]..self.starts[i + 1]];
+        let n = usize::from(block[0]);
+        let (index, bytes) = block[1..].split_at(n);
+        // The bytes as they were written, two to a u16 in native order.
+        assert!(2 * bytes.len() >= n);
+        // SAFETY: `bytes` spans 2·bytes.len() ≥ n initialised bytes (asserted),
+        // any of which is a valid u8, and u8 needs no alignment; the slice
+        // borrows `self` as `bytes` does.
+        let bytes = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u8>(), n) };
+        (index, bytes)
+    }
+
+    /// Image i of the set expanded `shifts` times (as `gather_pixels`
+    /// reads its indices) as runs of lit pixels in order: `run(index,
+    /// bytes, offset)` for each, the pixels at index + offset of the
+    /// shifted image. Pixels a shift moves out are left out.
+    pub fn runs(&self, i: usize, shifts: usize, mut run: impl FnMut(&[u16], &[u8], i32)) {
+        let (index, bytes) = self.image(i / shifts);
+        let (dr, dc) = shift(i % shifts);
+        // Output (r, c) holds source (r + dr, c + dc): a source pixel at
+        // position j lands at j − (dr·cols + dc).
+        let offset = -(dr * self.cols as isize + dc) as i32;
+        // Up or down, the row moved out is a run at either end.
+        let (index, bytes) = match dr {
+            1 => {
+                let from = index.partition_point(|&j| usize::from(j) < self.cols);
+                (&index[from..], &bytes[from..])
+            }
+            -1 => {
+                let last = (self.rows - 1) * self.cols;
+                let to = index.partition_point(|&j| usize::from(j) < last);
+                (&index[..to], &bytes[..to])
+            }
+            _ => (index, bytes),
+        };
+        // Sideways, the column moved out splits the image into runs.
+        let out = match dc {
+            1 if self.edges[i / shifts][0] => 0,
+            -1 if self.edges[i / shifts][1] => self.cols - 1,
+            _ => return run(index, bytes, offset),
+        };
+        let mut start = 0;
+        for (at, &j) in index.iter().enumerate() {
+            if usize::from(j) % self.cols == out {
+                run(&index[start..at], &bytes[start..at], offset);
+                start = at + 1;
+            }
+        }
+        run(&index[start..], &bytes[start..], offset);
+    }
+
+    /// Asks the processor to start loading the lit pixels of the images
+    /// `indices` (into a set expanded `shifts` times) into cache, and where
+    /// those of the images `after` lie: only a hint, as `Dataset::prefetch`.
+    pub fn prefetch(&self, indices: &[usize], after: &[usize], shifts: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            for i in indices.iter().map(|&i| i / shifts) {
+                let block = &self.blocks[self.starts[i]..self.starts[i + 1]];
+                for line in block.chunks(32) {
+                    // SAFETY: a prefetch reads nothing architecturally and cannot fault.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+                }
+            }
+            for i in after.iter().map(|&i| i / shifts) {
+                // SAFETY: as above.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(self.starts[i..].as_ptr().cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (indices, after, shifts);
     }
 }
 
@@ -536,6 +682,66 @@ mod tests {
         let mut y = Array2::<f64>::zeros((5, 2));
         d.gather_targets_of(&[3, 4], SHIFTS, y.view_mut());
         assert_eq!(y.column(0).to_vec(), vec![0.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    /// The runs of lit pixels are the nonzero pixels of the images as
+    /// gathered, with and without the shifts: images lit on every edge
+    /// (a column moved out splits them into runs), in a corner, and dark.
+    #[test]
+    fn lit_pixels_are_the_gathered_images_lit_pixels() {
+        let (rows, cols) = (5, 7);
+        let p = rows * cols;
+        let mut images: Vec<u8> = (0..6 * p)
+            .map(|i| {
+                if (i * 7) % 3 == 0 {
+                    0
+                } else {
+                    (i * 37 % 255 + 1) as u8
+                }
+            })
+            .collect();
+        images[2 * p..3 * p].fill(0);
+        images[3 * p..4 * p].fill(0);
+        images[3 * p + p - 1] = 9;
+        let data = Dataset {
+            images,
+            labels: vec![0; 6],
+            rows,
+            cols,
+            classes: 1,
+        };
+        let lit = LitPixels::of(&data).unwrap();
+        assert_eq!(lit.len(), 6);
+        let mut split = false;
+        for shifts in [1, SHIFTS] {
+            for i in 0..data.len() * shifts {
+                let mut gathered = vec![0; p];
+                data.gather_pixels(&[i], shifts, &mut gathered);
+                let want: Vec<(usize, u8)> = (0..p)
+                    .filter(|&j| gathered[j] != 0)
+                    .map(|j| (j, gathered[j]))
+                    .collect();
+                let mut got = Vec::new();
+                let mut runs = 0;
+                lit.runs(i, shifts, |index, bytes, offset| {
+                    runs += 1;
+                    for (&j, &b) in index.iter().zip(bytes) {
+                        got.push(((i32::from(j) + offset) as usize, b));
+                    }
+                });
+                split |= runs > 1;
+                assert_eq!(got, want, "image {i} of the set expanded {shifts} times");
+            }
+        }
+        assert!(split, "no image was split into runs");
+        let wide = Dataset {
+            images: vec![1; 1 << 16],
+            labels: vec![0],
+            rows: 1,
+            cols: 1 << 16,
+            classes: 1,
+        };
+        assert!(LitPixels::of(&wide).is_none());
     }
 
     #[test]

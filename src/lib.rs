@@ -40,7 +40,7 @@ pub mod train;
 pub use activation::Activation;
 pub use cost::Cost;
 pub use data::{Dataset, Mnist, load_mnist};
-pub use engine::{Real, Trainer};
+pub use engine::{Batch, LitInputs, Real, Trainer};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use network::Network;

@@ -14,9 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::checkpoint::{self, Checkpoint, Layers};
 use crate::cost::Cost;
-use crate::data::{Dataset, SHIFTS};
+use crate::data::{Dataset, LitPixels, SHIFTS};
 pub use crate::engine::MAX_THREADS;
-use crate::engine::{Real, Trainer};
+use crate::engine::{Batch, Real, Trainer};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::init::check_sizes;
@@ -288,6 +288,8 @@ pub struct Sgd<'a, F> {
     y_rows: Array2<F>,
     /// The mini-batch's images as bytes, one after another (`per_example`).
     pixels: Vec<u8>,
+    /// The training images' lit pixels, for a first layer trained on them.
+    lit: Option<LitPixels>,
     trainer: Trainer<F>,
 }
 
@@ -334,6 +336,11 @@ impl<'a, F: Real> Sgd<'a, F> {
                     0
                 }
             ],
+            lit: if config.per_example {
+                None
+            } else {
+                LitPixels::of(training)
+            },
             trainer,
         })
     }
@@ -379,13 +386,29 @@ impl<'a, F: Real> Sgd<'a, F> {
             return true;
         }
         let classes = self.y_rows.ncols();
-        // Mini-batch t: its images and one-hot targets; and a hint to the
-        // processor to fetch the scattered images of t + 1.
-        let load = |t: usize, pixels: &mut [u8], y: &mut [F]| {
+        // Mini-batch t: its images, as lit pixels where the engine takes
+        // them, and one-hot targets; and a hint to the processor to fetch
+        // the scattered images of t + 1.
+        let lit = self.lit.as_ref();
+        let load = |t: usize, out: &mut Batch<'_, F>| {
             let this = batch(t);
-            training.prefetch(batch(t + 1), shifts);
-            training.gather_pixels(this, shifts, pixels);
-            let y = &mut y[..this.len() * classes];
+            // Asked for only where there are lit pixels to give.
+            match lit.and_then(|lit| Some((lit, out.lit()?))) {
+                Some((lit, mut inputs)) => {
+                    lit.prefetch(batch(t + 1), batch(t + 2), shifts);
+                    for &i in this {
+                        lit.runs(i, shifts, |index, bytes, offset| {
+                            inputs.run(index, bytes, offset)
+                        });
+                        inputs.end_image();
+                    }
+                }
+                None => {
+                    training.prefetch(batch(t + 1), shifts);
+                    training.gather_pixels(this, shifts, out.pixels);
+                }
+            }
+            let y = &mut out.targets[..this.len() * classes];
             if let Ok(y) = ArrayViewMut2::from_shape((this.len(), classes), y) {
                 training.gather_targets_of(this, shifts, y.reversed_axes());
             }

@@ -101,10 +101,9 @@ impl<F: Real> Network<F> {
         ws.targets = targets;
     }
 
-    /// SGD over `batches` mini-batches, pipelined: `load(t, pixels, y)`
-    /// writes mini-batch t (its images' bytes, one after another, and its
-    /// one-hot targets as rows) into buffers of the workspace's capacity and
-    /// returns its size; `done` hears of each step. The steps are those of
+    /// SGD over `batches` mini-batches, pipelined: `load(t, batch)` writes
+    /// mini-batch t (its images, and its one-hot targets as rows) into
+    /// buffers of the workspace's capacity and returns its size; `done` hears of each step. The steps are those of
     /// `update_mini_batch_pixels`, so is the network after them, but the
     /// helper thread loads mini-batch t + 1 (and finds its lit pixels) while
     /// this one backpropagates t. A small first layer then trains sparse on
@@ -114,7 +113,7 @@ impl<F: Real> Network<F> {
     pub(crate) fn fast_steps(
         &mut self,
         batches: usize,
-        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        load: impl Fn(usize, &mut Batch<'_, F>) -> usize + Sync,
         rule: &Rule<F>,
         ws: &mut Trainer<F>,
         done: &mut dyn FnMut() -> bool,
@@ -126,7 +125,7 @@ impl<F: Real> Network<F> {
         let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
         if ws.density.is_none() {
             // Not told the data set's: the first mini-batch's.
-            let m = load(0, &mut ws.pixels[0], &mut ws.target_rows[0]);
+            let m = load_batch(&load, 0, &mut ws.pixels[0], &mut ws.target_rows[0], k, None);
             ws.density = Some(Input::<F>::Pixels(&ws.pixels[0][..m * k]).density(m * k));
         }
         self.prepare(capacity, rule, ws);
@@ -137,17 +136,12 @@ impl<F: Real> Network<F> {
         }
         let mut pixels = std::mem::take(&mut ws.pixels);
         let mut targets = std::mem::take(&mut ws.target_rows);
-        let mut m = load(0, &mut pixels[0], &mut targets[0]);
+        let first = &mut ws.buffers.first;
+        let lit = sparse.then_some((&mut first.rows[0], first.tiles.by_input()));
+        let mut m = load_batch(&load, 0, &mut pixels[0], &mut targets[0], k, lit);
         assert!(m <= capacity, "a mini-batch larger than the workspace");
         if sparse {
-            let first = &mut ws.buffers.first;
-            first.cur = 0;
-            fill_lit(
-                &mut first.rows[0],
-                &pixels[0][..m * k],
-                k,
-                first.tiles.by_input(),
-            );
+            ws.buffers.first.cur = 0;
             self.load_first(ws);
         }
         let x = Input::Pixels(&pixels[0][..m * k]);
@@ -169,10 +163,8 @@ impl<F: Real> Network<F> {
             let by_input = ws.buffers.first.tiles.by_input();
             let mut load_next = || {
                 if more {
-                    m_next = load(t + 1, next, next_y);
-                    if sparse {
-                        fill_lit(&mut next_rows, &next[..m_next * k], k, by_input);
-                    }
+                    let lit = sparse.then_some((&mut next_rows, by_input));
+                    m_next = load_batch(&load, t + 1, next, next_y, k, lit);
                 }
             };
             let n = self.sizes[1];
@@ -309,7 +301,7 @@ impl<F: Real> Network<F> {
     fn update_sparse_batches(
         &mut self,
         batches: usize,
-        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        load: impl Fn(usize, &mut Batch<'_, F>) -> usize + Sync,
         rule: &Rule<F>,
         ws: &mut Trainer<F>,
         done: &mut dyn FnMut() -> bool,
@@ -321,14 +313,13 @@ impl<F: Real> Network<F> {
         // Mini-batch t lives in slot t % 3; `sizes` holds each slot's m.
         let mut sizes = [0; 3];
         for t in 0..batches.min(2) {
-            sizes[t] = load(t, &mut pixels[t], &mut targets[t]);
+            let first = &mut ws.buffers.first;
+            let lit = Some((&mut first.rows[t], first.tiles.by_input()));
+            sizes[t] = load_batch(&load, t, &mut pixels[t], &mut targets[t], k, lit);
             assert!(
                 sizes[t] <= capacity,
                 "a mini-batch larger than the workspace"
             );
-            let first = &mut ws.buffers.first;
-            let by_input = first.tiles.by_input();
-            fill_lit(&mut first.rows[t], &pixels[t][..sizes[t] * k], k, by_input);
         }
         self.load_first(ws);
         ws.buffers.first.cur = 0;
@@ -364,9 +355,8 @@ impl<F: Real> Network<F> {
             pool.join(
                 || {
                     if t + 2 < batches {
-                        m_loaded = load(t + 2, &mut bytes, &mut y_rows);
-                        let bytes = &bytes[..m_loaded.min(capacity) * k];
-                        fill_lit(&mut rows, bytes, k, by_input);
+                        let lit = Some((&mut rows, by_input));
+                        m_loaded = load_batch(&load, t + 2, &mut bytes, &mut y_rows, k, lit);
                     }
                 },
                 || {
@@ -952,6 +942,91 @@ const PARALLEL_MIN: usize = 1 << 17;
 
 /// Buffers for the mini-batch computations, one row per example, made once
 /// and reused so the training loop does not allocate; and the threads.
+/// Where `Trainer::steps` has a mini-batch loaded: its images, and its
+/// one-hot targets as rows. The images go either into `pixels`, one after
+/// another, or, where the first layer trains on lit pixels only and the
+/// loader knows them (`lit`), straight into the engine's lit inputs.
+pub struct Batch<'a, F> {
+    /// Room for the images' bytes, one after another.
+    pub pixels: &'a mut [u8],
+    /// Room for the one-hot targets, one row per example.
+    pub targets: &'a mut [F],
+    lit: Option<&'a mut SparseRows<F>>,
+    k: usize,
+    lit_written: bool,
+}
+
+impl<F: Real> Batch<'_, F> {
+    /// The engine's lit inputs, when the first layer trains on them: then
+    /// every image is given as runs of lit pixels (`LitInputs::run`) in
+    /// place of `pixels`, which are not read.
+    pub fn lit(&mut self) -> Option<LitInputs<'_, F>> {
+        let rows = self.lit.as_deref_mut()?;
+        rows.begin(self.k);
+        self.lit_written = true;
+        Some(LitInputs { rows })
+    }
+}
+
+/// A mini-batch's lit pixels, image by image, as `Batch::lit` takes them.
+pub struct LitInputs<'a, F> {
+    rows: &'a mut SparseRows<F>,
+}
+
+impl<F: Real> LitInputs<'_, F> {
+    /// Adds to this image the pixels at `index` + `offset` (ascending, and
+    /// after those already given) with bytes `bytes`.
+    ///
+    /// # Panics
+    /// If the lengths differ, or a pixel falls outside the image.
+    pub fn run(&mut self, index: &[u16], bytes: &[u8], offset: i32) {
+        self.rows.extend(index, bytes, offset);
+    }
+
+    /// Ends this image; the next run starts the next one.
+    pub fn end_image(&mut self) {
+        self.rows.end_example();
+    }
+}
+
+/// Mini-batch t by `load` into `pixels` and `y`, and, with `lit` (where the
+/// first layer trains sparse), its lit pixels into those rows, sorted by
+/// input too where BP4 reads them so: found in `pixels` unless the loader
+/// gave them. Returns its size.
+fn load_batch<F: Real>(
+    load: &impl Fn(usize, &mut Batch<'_, F>) -> usize,
+    t: usize,
+    pixels: &mut [u8],
+    y: &mut [F],
+    k: usize,
+    lit: Option<(&mut SparseRows<F>, bool)>,
+) -> usize {
+    let (rows, by_input) = match lit {
+        Some((rows, by_input)) => (Some(rows), by_input),
+        None => (None, false),
+    };
+    let mut batch = Batch {
+        pixels,
+        targets: y,
+        lit: rows,
+        k,
+        lit_written: false,
+    };
+    let m = load(t, &mut batch);
+    if let Some(rows) = batch.lit {
+        if batch.lit_written {
+            assert_eq!(rows.len(), m, "the loader gave every image's lit pixels");
+        } else {
+            let len = (m * k).min(batch.pixels.len());
+            real::fill_from_pixels(rows, &batch.pixels[..len], k);
+        }
+        if by_input {
+            rows.index_by_input();
+        }
+    }
+    m
+}
+
 pub struct Trainer<F> {
     capacity: usize,
     buffers: Buffers<F>,
@@ -1383,15 +1458,6 @@ fn option_pieces<'a, F>(
     (0..parts.len() - 1).map(move |_| pieces.as_mut().and_then(Iterator::next))
 }
 
-/// The lit pixels of the images `pixels` into `rows`, sorted by input too
-/// if BP4 takes them so (`Tiles::by_input`).
-fn fill_lit<F: Real>(rows: &mut SparseRows<F>, pixels: &[u8], k: usize, by_input: bool) {
-    real::fill_from_pixels(rows, pixels, k);
-    if by_input {
-        rows.index_by_input();
-    }
-}
-
 /// Lanes `lanes` of −(η/m) δ² (rows of n) into `c`, a row of lanes.len()
 /// for each row of δ², padded with zeros past n.
 fn lanes_of<F: Real>(delta: &[F], n: usize, lanes: Range<usize>, c: &mut [F]) {
@@ -1729,9 +1795,10 @@ impl<F: Real> Trainer<F> {
         net.fast_step_pixels(pixels, y, rule, self);
     }
 
-    /// `batches` steps, pipelined: `load(t, pixels, y)` writes mini-batch t
-    /// (its images' bytes, one after another, and its one-hot targets as
-    /// rows) into buffers of this engine's capacity and returns its size;
+    /// `batches` steps, pipelined: `load(t, batch)` writes mini-batch t (its
+    /// images, as bytes or as lit pixels, and its one-hot targets as rows;
+    /// see `Batch`) into buffers of this engine's capacity and returns its
+    /// size;
     /// `done` hears of each step and answers whether to go on. Returns the
     /// steps taken. The network moves exactly as by `step_pixels` on each
     /// mini-batch in turn.
@@ -1739,7 +1806,7 @@ impl<F: Real> Trainer<F> {
         &mut self,
         net: &mut Network<F>,
         batches: usize,
-        load: impl Fn(usize, &mut [u8], &mut [F]) -> usize + Sync,
+        load: impl Fn(usize, &mut Batch<'_, F>) -> usize + Sync,
         rule: &Rule<F>,
         done: &mut dyn FnMut() -> bool,
     ) -> usize {
@@ -2336,10 +2403,11 @@ mod tests {
         // Mini-batches `skip` on, as `steps` loads them.
         let (pixels, labels) = (&pixels, &labels);
         let load_from = |skip: usize| {
-            move |t: usize, x: &mut [u8], y: &mut [f32]| {
+            move |t: usize, batch: &mut Batch<'_, f32>| {
                 let examples = start(skip + t)..start(skip + t + 1);
-                x[..examples.len() * k]
+                batch.pixels[..examples.len() * k]
                     .copy_from_slice(&pixels[examples.start * k..examples.end * k]);
+                let y = &mut *batch.targets;
                 y.fill(0.0);
                 for (row, i) in examples.clone().enumerate() {
                     y[row * 10 + labels[i]] = 1.0;
@@ -2347,16 +2415,37 @@ mod tests {
                 examples.len()
             }
         };
+        // The same, each image given as its lit pixels where the engine
+        // takes them: in two runs, the second stored one lower.
+        let load_lit = |t: usize, batch: &mut Batch<'_, f32>| {
+            let m = load_from(0)(t, batch);
+            if let Some(mut inputs) = batch.lit() {
+                for image in pixels[start(t) * k..start(t + 1) * k].chunks(k) {
+                    let lit: Vec<u16> = (0..k as u16).filter(|&j| image[j as usize] != 0).collect();
+                    let bytes: Vec<u8> = lit.iter().map(|&j| image[j as usize]).collect();
+                    let half = lit.len() / 2;
+                    inputs.run(&lit[..half], &bytes[..half], 0);
+                    let lower: Vec<u16> = lit[half..].iter().map(|&j| j - 1).collect();
+                    inputs.run(&lower, &bytes[half..], 1);
+                    inputs.end_image();
+                }
+                // Not read: the lit pixels are.
+                batch.pixels.fill(0);
+            }
+            m
+        };
         for plain in [true, false] {
             let rule = if plain { Rule::sgd(3.0) } else { rule };
             let mut results = Vec::new();
-            for (threads, pipelined) in [
-                (1, false),
-                (1, true),
-                (2, false),
-                (2, true),
-                (3, true),
-                (4, false),
+            for (threads, pipelined, lit) in [
+                (1, false, false),
+                (1, true, false),
+                (2, false, false),
+                (2, true, false),
+                (3, true, false),
+                (4, false, false),
+                (1, true, true),
+                (2, true, true),
             ] {
                 let mut net =
                     Network::<f32>::new(sizes, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
@@ -2365,11 +2454,16 @@ mod tests {
                 let batch = |t: usize| start(t)..start(t + 1);
                 if pipelined {
                     let mut steps = 0;
-                    let taken =
-                        ws.steps(&mut net, sizes_of.len(), load_from(0), &rule, &mut || {
-                            steps += 1;
-                            true
-                        });
+                    let mut done = || {
+                        steps += 1;
+                        true
+                    };
+                    let batches = sizes_of.len();
+                    let taken = if lit {
+                        ws.steps(&mut net, batches, load_lit, &rule, &mut done)
+                    } else {
+                        ws.steps(&mut net, batches, load_from(0), &rule, &mut done)
+                    };
                     assert_eq!((steps, taken), (sizes_of.len(), sizes_of.len()));
                     // Run through, it leaves no row owing a step: the
                     // network and velocities are all a run needs to go on.

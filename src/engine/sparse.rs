@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use ndarray::NdFloat as Float;
 
-use super::kernels::madd;
+use super::kernels::{self, madd};
 
 /// Floats per chunk of a row: one AVX-512 vector, two AVX2 ones.
 pub const CHUNK: usize = 16;
@@ -32,6 +32,8 @@ pub struct SparseRows<F> {
     index: Vec<u32>,
     value: Vec<F>,
     k: usize,
+    /// Entries written by `extend`, the open example's included.
+    open: usize,
     by_input: ByInput<F>,
     /// Whether `by_input` holds this fill's entries.
     indexed: bool,
@@ -53,6 +55,7 @@ impl<F: Float> SparseRows<F> {
             index: Vec::new(),
             value: Vec::new(),
             k: 0,
+            open: 0,
             by_input: ByInput::default(),
             indexed: false,
             pixel_values: Box::new(pixel_values()),
@@ -118,6 +121,7 @@ impl<F: Float> SparseRows<F> {
         self.value.clear();
         self.starts.push(0);
         self.k = k;
+        self.open = 0;
     }
 
     /// The rows of `values` (m × k, row-major), without their zeros.
@@ -161,6 +165,47 @@ impl<F: Float> SparseRows<F> {
         self.fill_portably(pixels, k);
         self.by_input.examples = 0;
         self.indexed = false;
+    }
+
+    /// Clears `self` for examples of k inputs given run by run
+    /// (`extend`, `end_example`).
+    pub fn begin(&mut self, k: usize) {
+        self.clear(k.max(1));
+        self.by_input.examples = 0;
+        self.indexed = false;
+    }
+
+    /// Appends to the open example the lit inputs `index` + `offset` with
+    /// pixel bytes `bytes` (as values b / 255, exactly rounded).
+    ///
+    /// # Panics
+    /// If the lengths differ or an input falls outside 0..k.
+    pub fn extend(&mut self, index: &[u16], bytes: &[u8], offset: i32) {
+        assert_eq!(index.len(), bytes.len(), "an index for every byte");
+        let (len, n) = (self.open, index.len());
+        // Room for a vector more, as the scans keep.
+        if self.index.len() < len + n + CHUNK {
+            let room = (len + n + CHUNK).max(2 * self.index.len());
+            self.index.resize(room, 0);
+            self.value.resize(room, F::zero());
+        }
+        // Every stored index below k, which the kernels' unchecked loads
+        // rely on: checked on all of them at once, before any is counted.
+        let k = u32::try_from(self.k).unwrap_or(u32::MAX);
+        let mut outside = false;
+        for (out, &i) in self.index[len..len + n].iter_mut().zip(index) {
+            let j = (i32::from(i) + offset) as u32;
+            outside |= j >= k;
+            *out = j;
+        }
+        assert!(!outside, "a lit input outside 0..{}", self.k);
+        kernels::scale_bytes_generic(bytes, &mut self.value[len..len + n]);
+        self.open = len + n;
+    }
+
+    /// Closes the open example: the runs given since the last.
+    pub fn end_example(&mut self) {
+        self.starts.push(self.open);
     }
 
     /// Inputs per example: every stored index is below it.
@@ -2017,6 +2062,58 @@ mod tests {
                 .collect();
             assert_eq!(from_pixels.example(i).0, &lit[..]);
         }
+    }
+
+    /// Lit pixels given run by run, with offsets, make the rows a scan of
+    /// the pixels makes; and every index stays below k.
+    #[test]
+    fn runs_give_the_rows_of_the_pixels() {
+        let k = 301;
+        let pixels: Vec<u8> = (0..3 * k)
+            .map(|i| if i % 5 < 2 { 0 } else { (i % 256) as u8 })
+            .collect();
+        let mut scanned = SparseRows::<f64>::new();
+        scanned.fill_from_pixels(&pixels, k);
+        let mut given = SparseRows::<f64>::new();
+        // Stale entries from a larger fill first.
+        given.fill_from_pixels(&vec![7; 5 * k], k);
+        given.begin(k);
+        for image in pixels.chunks(k) {
+            let lit: Vec<u16> = (0..k as u16).filter(|&j| image[j as usize] != 0).collect();
+            let bytes: Vec<u8> = lit.iter().map(|&j| image[j as usize]).collect();
+            // Three runs, the middle one stored one lower.
+            let (a, b) = (lit.len() / 3, 2 * lit.len() / 3);
+            given.extend(&lit[..a], &bytes[..a], 0);
+            let lower: Vec<u16> = lit[a..b].iter().map(|&j| j - 1).collect();
+            given.extend(&lower, &bytes[a..b], 1);
+            given.extend(&lit[b..], &bytes[b..], 0);
+            given.end_example();
+        }
+        assert_eq!(given.len(), 3);
+        for i in 0..3 {
+            assert_eq!(given.example(i), scanned.example(i));
+        }
+        given.index_by_input();
+        scanned.index_by_input();
+        for j in 0..k {
+            assert_eq!(given.by_input().input(j), scanned.by_input().input(j));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "a lit input outside 0..4")]
+    fn a_run_past_the_inputs_is_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.begin(4);
+        rows.extend(&[1, 3], &[5, 5], 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "a lit input outside 0..4")]
+    fn a_run_before_the_inputs_is_refused() {
+        let mut rows = SparseRows::<f32>::new();
+        rows.begin(4);
+        rows.extend(&[0, 3], &[5, 5], -1);
     }
 
     #[test]
