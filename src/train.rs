@@ -4,6 +4,7 @@
 //! schedules driven by the validation set.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, ArrayViewMut2, s};
@@ -288,8 +289,9 @@ pub struct Sgd<'a, F> {
     y_rows: Array2<F>,
     /// The mini-batch's images as bytes, one after another (`per_example`).
     pixels: Vec<u8>,
-    /// The training images' lit pixels, for a first layer trained on them.
-    lit: Option<LitPixels>,
+    /// The training images' lit pixels, listed when the engine first takes
+    /// them (None where it cannot).
+    lit: OnceLock<Option<LitPixels>>,
     trainer: Trainer<F>,
 }
 
@@ -336,11 +338,7 @@ impl<'a, F: Real> Sgd<'a, F> {
                     0
                 }
             ],
-            lit: if config.per_example {
-                None
-            } else {
-                LitPixels::of(training)
-            },
+            lit: OnceLock::new(),
             trainer,
         })
     }
@@ -389,10 +387,15 @@ impl<'a, F: Real> Sgd<'a, F> {
         // Mini-batch t: its images, as lit pixels where the engine takes
         // them, and one-hot targets; and a hint to the processor to fetch
         // the scattered images of t + 1.
-        let lit = self.lit.as_ref();
+        let lit = &self.lit;
         let load = |t: usize, out: &mut Batch<'_, F>| {
             let this = batch(t);
-            // Asked for only where there are lit pixels to give.
+            let lit = if out.wants_lit() {
+                lit.get_or_init(|| LitPixels::of(training)).as_ref()
+            } else {
+                None
+            };
+            // Taken only where there are lit pixels to give.
             match lit.and_then(|lit| Some((lit, out.lit()?))) {
                 Some((lit, mut inputs)) => {
                     lit.prefetch(batch(t + 1), batch(t + 2), shifts);

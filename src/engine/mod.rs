@@ -125,7 +125,8 @@ impl<F: Real> Network<F> {
         let (k, n_out) = (self.sizes[0], self.sizes[self.layers()]);
         if ws.density.is_none() {
             // Not told the data set's: the first mini-batch's.
-            let m = load_batch(&load, 0, &mut ws.pixels[0], &mut ws.target_rows[0], k, None);
+            let (pixels, y) = (&mut ws.pixels[0], &mut ws.target_rows[0]);
+            let m = load_batch(&load, 0, pixels, y, k, None, false);
             ws.density = Some(Input::<F>::Pixels(&ws.pixels[0][..m * k]).density(m * k));
         }
         self.prepare(capacity, rule, ws);
@@ -138,7 +139,7 @@ impl<F: Real> Network<F> {
         let mut targets = std::mem::take(&mut ws.target_rows);
         let first = &mut ws.buffers.first;
         let lit = sparse.then_some((&mut first.rows[0], first.tiles.by_input()));
-        let mut m = load_batch(&load, 0, &mut pixels[0], &mut targets[0], k, lit);
+        let mut m = load_batch(&load, 0, &mut pixels[0], &mut targets[0], k, lit, shared);
         assert!(m <= capacity, "a mini-batch larger than the workspace");
         if sparse {
             ws.buffers.first.cur = 0;
@@ -164,7 +165,7 @@ impl<F: Real> Network<F> {
             let mut load_next = || {
                 if more {
                     let lit = sparse.then_some((&mut next_rows, by_input));
-                    m_next = load_batch(&load, t + 1, next, next_y, k, lit);
+                    m_next = load_batch(&load, t + 1, next, next_y, k, lit, shared);
                 }
             };
             let n = self.sizes[1];
@@ -315,7 +316,7 @@ impl<F: Real> Network<F> {
         for t in 0..batches.min(2) {
             let first = &mut ws.buffers.first;
             let lit = Some((&mut first.rows[t], first.tiles.by_input()));
-            sizes[t] = load_batch(&load, t, &mut pixels[t], &mut targets[t], k, lit);
+            sizes[t] = load_batch(&load, t, &mut pixels[t], &mut targets[t], k, lit, false);
             assert!(
                 sizes[t] <= capacity,
                 "a mini-batch larger than the workspace"
@@ -356,7 +357,8 @@ impl<F: Real> Network<F> {
                 || {
                     if t + 2 < batches {
                         let lit = Some((&mut rows, by_input));
-                        m_loaded = load_batch(&load, t + 2, &mut bytes, &mut y_rows, k, lit);
+                        let (bytes, y) = (&mut bytes, &mut y_rows);
+                        m_loaded = load_batch(&load, t + 2, bytes, y, k, lit, false);
                     }
                 },
                 || {
@@ -957,9 +959,16 @@ pub struct Batch<'a, F> {
 }
 
 impl<F: Real> Batch<'_, F> {
-    /// The engine's lit inputs, when the first layer trains on them: then
-    /// every image is given as runs of lit pixels (`LitInputs::run`) in
-    /// place of `pixels`, which are not read.
+    /// Whether the engine would take this mini-batch's lit pixels (`lit`):
+    /// where the first layer trains on them, shared among threads, so that
+    /// the helper's loading is half of a step's serial part.
+    pub fn wants_lit(&self) -> bool {
+        self.lit.is_some()
+    }
+
+    /// The engine's lit inputs, where it `wants_lit`: then every image is
+    /// given as runs of lit pixels (`LitInputs::run`) in place of
+    /// `pixels`, which are not read.
     pub fn lit(&mut self) -> Option<LitInputs<'_, F>> {
         let rows = self.lit.as_deref_mut()?;
         rows.begin(self.k);
@@ -992,7 +1001,7 @@ impl<F: Real> LitInputs<'_, F> {
 /// Mini-batch t by `load` into `pixels` and `y`, and, with `lit` (where the
 /// first layer trains sparse), its lit pixels into those rows, sorted by
 /// input too where BP4 reads them so: found in `pixels` unless the loader
-/// gave them. Returns its size.
+/// gave them, which it is offered to where `offer`. Returns its size.
 fn load_batch<F: Real>(
     load: &impl Fn(usize, &mut Batch<'_, F>) -> usize,
     t: usize,
@@ -1000,25 +1009,27 @@ fn load_batch<F: Real>(
     y: &mut [F],
     k: usize,
     lit: Option<(&mut SparseRows<F>, bool)>,
+    offer: bool,
 ) -> usize {
-    let (rows, by_input) = match lit {
+    let (mut rows, by_input) = match lit {
         Some((rows, by_input)) => (Some(rows), by_input),
         None => (None, false),
     };
     let mut batch = Batch {
-        pixels,
+        pixels: &mut *pixels,
         targets: y,
-        lit: rows,
+        lit: rows.as_deref_mut().filter(|_| offer),
         k,
         lit_written: false,
     };
     let m = load(t, &mut batch);
-    if let Some(rows) = batch.lit {
-        if batch.lit_written {
+    let lit_written = batch.lit_written;
+    if let Some(rows) = rows {
+        if lit_written {
             assert_eq!(rows.len(), m, "the loader gave every image's lit pixels");
         } else {
-            let len = (m * k).min(batch.pixels.len());
-            real::fill_from_pixels(rows, &batch.pixels[..len], k);
+            let len = (m * k).min(pixels.len());
+            real::fill_from_pixels(rows, &pixels[..len], k);
         }
         if by_input {
             rows.index_by_input();
@@ -2417,9 +2428,11 @@ mod tests {
         };
         // The same, each image given as its lit pixels where the engine
         // takes them: in two runs, the second stored one lower.
+        let given = std::sync::atomic::AtomicUsize::new(0);
         let load_lit = |t: usize, batch: &mut Batch<'_, f32>| {
             let m = load_from(0)(t, batch);
             if let Some(mut inputs) = batch.lit() {
+                given.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 for image in pixels[start(t) * k..start(t + 1) * k].chunks(k) {
                     let lit: Vec<u16> = (0..k as u16).filter(|&j| image[j as usize] != 0).collect();
                     let bytes: Vec<u8> = lit.iter().map(|&j| image[j as usize]).collect();
@@ -2460,7 +2473,13 @@ mod tests {
                     };
                     let batches = sizes_of.len();
                     let taken = if lit {
-                        ws.steps(&mut net, batches, load_lit, &rule, &mut done)
+                        given.store(0, std::sync::atomic::Ordering::Relaxed);
+                        let taken = ws.steps(&mut net, batches, load_lit, &rule, &mut done);
+                        // Taken where the first layer is shared by tiles.
+                        let shared = sparse && threads > 1 && sizes[1] == 200;
+                        let given = given.load(std::sync::atomic::Ordering::Relaxed);
+                        assert_eq!(given, if shared { batches } else { 0 }, "{sizes:?}");
+                        taken
                     } else {
                         ws.steps(&mut net, batches, load_from(0), &rule, &mut done)
                     };
