@@ -226,15 +226,18 @@ impl LitPixels {
             let count = blocks.len();
             blocks.push(0);
             blocks.extend((0..p as u16).filter(|&j| image[usize::from(j)] != 0));
-            let n = blocks.len() - count - 1;
-            blocks[count] = n as u16;
-            let lit = (0..p).filter(|&j| image[j] != 0).map(|j| image[j]);
-            let bytes: Vec<u8> = lit.collect();
-            blocks.extend(
-                bytes
-                    .chunks(2)
-                    .map(|b| u16::from_ne_bytes([b[0], *b.get(1).unwrap_or(&0)])),
-            );
+            let index = count + 1..blocks.len();
+            blocks[count] = index.len() as u16;
+            // Their bytes, read back through the positions just listed.
+            let end = index.end;
+            for at in index.step_by(2) {
+                let byte = |at: usize| {
+                    let j = if at < end { blocks[at] } else { return 0 };
+                    image[usize::from(j)]
+                };
+                let pair = u16::from_ne_bytes([byte(at), byte(at + 1)]);
+                blocks.push(pair);
+            }
             starts.push(blocks.len());
             let lit_in = |c: usize| (0..rows).any(|r| image[r * cols + c] != 0);
             edges.push([lit_in(0), lit_in(cols - 1)]);

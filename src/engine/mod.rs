@@ -103,7 +103,8 @@ impl<F: Real> Network<F> {
 
     /// SGD over `batches` mini-batches, pipelined: `load(t, batch)` writes
     /// mini-batch t (its images, and its one-hot targets as rows) into
-    /// buffers of the workspace's capacity and returns its size; `done` hears of each step. The steps are those of
+    /// buffers of the workspace's capacity and returns its size; `done`
+    /// hears of each step. The steps are those of
     /// `update_mini_batch_pixels`, so is the network after them, but the
     /// helper thread loads mini-batch t + 1 (and finds its lit pixels) while
     /// this one backpropagates t. A small first layer then trains sparse on
@@ -942,8 +943,6 @@ const SHARE_MIN: usize = 2 * PARALLEL_MIN;
 /// would cost more than it saves.
 const PARALLEL_MIN: usize = 1 << 17;
 
-/// Buffers for the mini-batch computations, one row per example, made once
-/// and reused so the training loop does not allocate; and the threads.
 /// Where `Trainer::steps` has a mini-batch loaded: its images, and its
 /// one-hot targets as rows. The images go either into `pixels`, one after
 /// another, or, where the first layer trains on lit pixels only and the
@@ -1038,6 +1037,8 @@ fn load_batch<F: Real>(
     m
 }
 
+/// Buffers for the mini-batch computations, one row per example, made once
+/// and reused so the training loop does not allocate; and the threads.
 pub struct Trainer<F> {
     capacity: usize,
     buffers: Buffers<F>,
@@ -1809,8 +1810,7 @@ impl<F: Real> Trainer<F> {
     /// `batches` steps, pipelined: `load(t, batch)` writes mini-batch t (its
     /// images, as bytes or as lit pixels, and its one-hot targets as rows;
     /// see `Batch`) into buffers of this engine's capacity and returns its
-    /// size;
-    /// `done` hears of each step and answers whether to go on. Returns the
+    /// size; `done` hears of each step and answers whether to go on. Returns the
     /// steps taken. The network moves exactly as by `step_pixels` on each
     /// mini-batch in turn.
     pub fn steps(

@@ -2036,14 +2036,18 @@ mod tests {
         }
     }
 
+    /// m images of k pixels: every byte value, and runs of zeros, over rows
+    /// not a whole number of vectors long (for k so).
+    fn every_byte(m: usize, k: usize) -> Vec<u8> {
+        (0..m * k)
+            .map(|i| if i % 5 < 2 { 0 } else { (i % 256) as u8 })
+            .collect()
+    }
+
     #[test]
     fn pixels_and_values_give_the_same_rows() {
-        // Every byte value, and runs of zeros, over rows not a whole number
-        // of vectors long.
         let k = 301;
-        let pixels: Vec<u8> = (0..3 * k)
-            .map(|i| if i % 5 < 2 { 0 } else { (i % 256) as u8 })
-            .collect();
+        let pixels = every_byte(3, k);
         let mut from_pixels = SparseRows::<f32>::new();
         from_pixels.fill_from_pixels(&pixels, k);
         let values: Vec<f32> = pixels.iter().map(|&b| f32::from(b) / 255.0).collect();
@@ -2069,9 +2073,7 @@ mod tests {
     #[test]
     fn runs_give_the_rows_of_the_pixels() {
         let k = 301;
-        let pixels: Vec<u8> = (0..3 * k)
-            .map(|i| if i % 5 < 2 { 0 } else { (i % 256) as u8 })
-            .collect();
+        let pixels = every_byte(3, k);
         let mut scanned = SparseRows::<f64>::new();
         scanned.fill_from_pixels(&pixels, k);
         let mut given = SparseRows::<f64>::new();
