@@ -8,7 +8,9 @@
 //! Checked against the book: `tests` below take one engine step and one
 //! book step under every rule and compare them in f64.
 
+mod halves;
 mod kernels;
+mod owned;
 pub(crate) mod pool;
 mod real;
 mod sparse;
@@ -135,6 +137,9 @@ impl<F: Real> Network<F> {
         let shared = sparse && ws.buffers.first.tiles.threads() > 1;
         if sparse && !shared && self.backward_is_serial(capacity, &ws.pool) {
             return self.update_sparse_batches(batches, load, rule, ws, done);
+        }
+        if self.owns_lanes(capacity, rule, ws) {
+            return self.update_owned_batches(batches, load, rule, ws, done);
         }
         let mut pixels = std::mem::take(&mut ws.pixels);
         let mut targets = std::mem::take(&mut ws.target_rows);
@@ -643,7 +648,7 @@ impl<F: Real> Network<F> {
             if let (true, Some((x_next, _))) = (fused, next) {
                 let input = x_next.rows(0..m_next, k, buffer);
                 let b = &b[rows.clone()];
-                layer_block(act, last, input, w, b, out, m_next, rows.len(), k);
+                layer_block(act, last, false, input, w, b, out, m_next, rows.len(), k);
             }
         };
         if split_now {
@@ -750,8 +755,9 @@ impl<F: Real> Network<F> {
         // The layer's input rows `rows`, read where they lie, or, for the
         // first layer, converted into `buffer` by the thread that uses them.
         let input = |rows, buffer| layer_input(x, done, i, rows, k, buffer);
+        let halves = i > 0 && halves::summed_in_halves(n, k);
         let block = |x: &[F], w: &[F], b: &[F], out: &mut [F], examples: usize, neurons: usize| {
-            layer_block(act, last, x, w, b, out, examples, neurons, k)
+            layer_block(act, last, halves, x, w, b, out, examples, neurons, k)
         };
         let parallel = pool.threads() > 1 && m * n * k >= PARALLEL_MIN;
         let mut helper_read_all = false;
@@ -1183,6 +1189,17 @@ impl<F: Real> Owed<F> {
         self.any = self.steps.iter().any(|&s| s > 0);
     }
 
+    /// How a step visits the rows: where rows owe (`lazy`), those
+    /// `needed` marks, after what they owe; else every row.
+    fn visit(&self, lazy: bool) -> Visit<'_, F> {
+        Visit {
+            owed: if lazy { &self.steps } else { &[] },
+            powers: &self.powers,
+            needed: if lazy { &self.needed } else { &[] },
+            step: true,
+        }
+    }
+
     /// Room for k inputs.
     fn sized(&mut self, k: usize) {
         if self.steps.len() != k {
@@ -1377,11 +1394,13 @@ fn bp4_rows<F: Real>(
 
 /// f(w x + b) for `examples` rows of `x` (k values each) and the `neurons`
 /// rows of `w` and `b`, into `out` (examples, neurons); z alone for the
-/// output layer (`last`), whose activation the cost decides.
+/// output layer (`last`), whose activation the cost decides; summed in
+/// `halves` where told.
 #[allow(clippy::too_many_arguments)]
 fn layer_block<F: Real>(
     act: Activation,
     last: bool,
+    halves: bool,
     x: &[F],
     w: &[F],
     b: &[F],
@@ -1390,7 +1409,11 @@ fn layer_block<F: Real>(
     neurons: usize,
     k: usize,
 ) {
-    real::affine(x, w, b, out, examples, neurons, k);
+    if halves {
+        halves::affine(x, w, b, out, examples, neurons, k);
+    } else {
+        real::affine(x, w, b, out, examples, neurons, k);
+    }
     if !last {
         apply(act, out);
     }
@@ -1496,6 +1519,17 @@ struct Forward<'a, F> {
     split: &'a mut [F],
 }
 
+/// What `share_work` feeds forward: a mini-batch's lit inputs, the biases
+/// from neuron `first` on, and the hidden layer's activation (None for an
+/// output layer: z alone).
+#[derive(Clone, Copy)]
+struct Feed<'a, F> {
+    rows: &'a SparseRows<F>,
+    b: &'a [F],
+    first: usize,
+    f: Option<Activation>,
+}
+
 /// A thread's block of z in `first_tiles`: rows of ldz floats, for the
 /// neurons from `first` on; and, where the block lies in `split` rather
 /// than in a itself, the thread's columns of a, to copy it into.
@@ -1527,58 +1561,18 @@ fn first_tiles<F: Real>(
     let (n, k, np) = (tiles.n, tiles.k, tiles.np);
     let threads = tiles.threads();
     let by_input = tiles.by_input();
-    let momentum = step.is_some_and(|(_, rule, _)| rule.momentum != F::zero());
-    // With momentum (and tiles read input by input), a step moves the rows
-    // its mini-batch lights; every other row owes it (see `Owed`).
-    let lazy = by_input && momentum;
-    if let Some((_, rule, _)) = step
-        && owed.any
-        && (!lazy || owed.rule != (rule.scale(), rule.decay))
-    {
-        // Steps owed under another rule are taken before this one.
-        catch_up(tiles, wt, vt, owed, false, pool);
-    }
     let next = forward.as_ref().map(|f| f.rows);
-    match (step, next) {
-        (Some((rows, rule, _)), next) if lazy => {
-            owed.sized(k);
-            owed.rule = (rule.scale(), rule.decay);
-            // A row this mini-batch lights owes nothing: the forward pass
-            // that read it caught it up. One it leaves dark owes this step
-            // too; if the next mini-batch lights it, it catches up now,
-            // before the forward pass below reads it.
-            let this = rows.by_input().lit();
-            let mut next = next.into_iter().flat_map(|next| next.by_input().lit());
-            for ((steps, needed), lit) in owed.steps.iter_mut().zip(&mut owed.needed).zip(this) {
-                let lit_next = next.next().unwrap_or(false);
-                debug_assert!(!lit || *steps == 0, "a lit row was caught up");
-                if !lit {
-                    *steps += 1;
-                }
-                *needed = lit || lit_next;
-            }
-            owed.powered();
-        }
-        (None, Some(next)) if owed.any => {
-            // A forward pass alone: the rows it reads catch up first.
-            let mut any = false;
-            let lit = next.by_input().lit();
-            for ((needed, &steps), lit) in owed.needed.iter_mut().zip(&owed.steps).zip(lit) {
-                *needed = lit && steps > 0;
-                any |= *needed;
-            }
-            if any {
-                catch_up(tiles, wt, vt, owed, true, pool);
-            }
-        }
-        _ => {}
-    }
-    let visit = Visit {
-        owed: if lazy { &owed.steps } else { &[] },
-        powers: &owed.powers,
-        needed: if lazy { &owed.needed } else { &[] },
-        step: true,
-    };
+    let lazy = owe_steps(
+        tiles,
+        wt,
+        vt,
+        owed,
+        step.map(|(x, r, _)| (x, r)),
+        next,
+        pool,
+    );
+    let visit = owed.visit(lazy);
+    let momentum = step.is_some_and(|(_, rule, _)| rule.momentum != F::zero());
     let mut vts: Vec<Option<&mut [F]>> = if momentum {
         tiles
             .parts_mut(vt)
@@ -1603,7 +1597,12 @@ fn first_tiles<F: Real>(
     }) = forward
     {
         let m = rows.len();
-        input = Some((rows, b, f, m));
+        input = Some(Feed {
+            rows,
+            b,
+            first: 0,
+            f,
+        });
         if m > 0 && threads > 1 {
             outs.extend(
                 pieces_mut(&mut split[..m * n], &parts, m)
@@ -1639,52 +1638,144 @@ fn first_tiles<F: Real>(
         .zip(outs)
         .zip(cs.zip(lane_parts.windows(2).map(|p| p[0]..p[1])))
         .collect();
-    pool.scatter(items, |((((spans, w), mut v), mut out), (c, lanes))| {
-        let (base, ldc) = (lanes.start, lanes.len());
+    pool.scatter(items, |((((spans, w), v), out), (c, lanes))| {
         if let Some((_, _, delta)) = step {
             // Copied by the thread that reads them, in its own cache.
-            lanes_of(delta, n, lanes, c);
+            lanes_of(delta, n, lanes.clone(), c);
         }
-        // By input, the whole share's step runs first, input by input
-        // across its tiles; then the forward pass, tile by tile.
-        if let (Some((rows, rule, _)), true) = (step, by_input) {
-            let share: Vec<_> = spans.iter().map(|&(s, wd)| (s - base, wd)).collect();
-            let (x, v) = (rows.by_input(), v.as_deref_mut());
-            let (scale, decay) = (rule.scale(), rule.decay);
-            real::sparse_share_step(x, c, ldc, w, v, &share, scale, decay, visit);
-        }
-        for &(start, width) in &spans {
-            let tile = k * (start - base)..k * (start - base + width);
-            let w = &mut w[tile.clone()];
-            if let (Some((rows, rule, _)), false) = (step, by_input) {
-                let (c, v) = (&c[start - base..], v.as_deref_mut().map(|v| &mut v[tile]));
-                let (scale, decay) = (rule.scale(), rule.decay);
-                if let Some(v) = v {
-                    real::sparse_rank_update(rows, c, ldc, v, width, scale);
-                    real::momentum_step(w, v, decay);
-                } else {
-                    real::sparse_rank_update(rows, c, ldc, w, width, scale);
-                }
-            }
-            if let (Some((rows, b, _, m)), Some(out)) = (input, out.as_mut()) {
-                let lanes = n.saturating_sub(start).min(width);
-                let (b, z) = (&b[start..], &mut out.z[start - out.first..]);
-                real::sparse_affine(rows, 0..m, w, width, lanes, b, z, out.ldz);
-            }
-        }
-        if let Some(Block {
-            z, ldz, columns, ..
-        }) = out
-        {
-            if let Some((_, _, Some(f), _)) = input {
-                apply(f, z);
-            }
-            // The block into this thread's columns of a, from its own cache.
-            fill_columns(columns, z, ldz);
-        }
+        let step = step.map(|(x, rule, _)| (x, rule));
+        share_work(
+            k, n, by_input, &spans, w, v, c, lanes, step, visit, input, out,
+        );
     });
     if step.is_some() && lazy {
         owed.paid(true);
+    }
+}
+
+/// Before a step (`step`: its lit inputs and rule) or a forward pass alone
+/// on the first layer's tiles, the steps rows owe: those owed under
+/// another rule taken first; with momentum and tiles read input by input,
+/// the rows the step leaves dark owe it, and those the next forward pass
+/// (`next`) reads are marked to catch up. Returns whether rows owe (lazy).
+fn owe_steps<F: Real>(
+    tiles: &Tiles,
+    wt: &mut [F],
+    vt: &mut [F],
+    owed: &mut Owed<F>,
+    step: Option<(&SparseRows<F>, &Rule<F>)>,
+    next: Option<&SparseRows<F>>,
+    pool: &Pool,
+) -> bool {
+    let k = tiles.k;
+    let momentum = step.is_some_and(|(_, rule)| rule.momentum != F::zero());
+    // With momentum (and tiles read input by input), a step moves the rows
+    // its mini-batch lights; every other row owes it (see `Owed`).
+    let lazy = tiles.by_input() && momentum;
+    if let Some((_, rule)) = step
+        && owed.any
+        && (!lazy || owed.rule != (rule.scale(), rule.decay))
+    {
+        // Steps owed under another rule are taken before this one.
+        catch_up(tiles, wt, vt, owed, false, pool);
+    }
+    match (step, next) {
+        (Some((rows, rule)), next) if lazy => {
+            owed.sized(k);
+            owed.rule = (rule.scale(), rule.decay);
+            // A row this mini-batch lights owes nothing: the forward pass
+            // that read it caught it up. One it leaves dark owes this step
+            // too; if the next mini-batch lights it, it catches up now,
+            // before the forward pass below reads it.
+            let this = rows.by_input().lit();
+            let mut next = next.into_iter().flat_map(|next| next.by_input().lit());
+            for ((steps, needed), lit) in owed.steps.iter_mut().zip(&mut owed.needed).zip(this) {
+                let lit_next = next.next().unwrap_or(false);
+                debug_assert!(!lit || *steps == 0, "a lit row was caught up");
+                if !lit {
+                    *steps += 1;
+                }
+                *needed = lit || lit_next;
+            }
+            owed.powered();
+        }
+        (None, Some(next)) if owed.any => {
+            // A forward pass alone: the rows it reads catch up first.
+            let mut any = false;
+            let lit = next.by_input().lit();
+            for ((needed, &steps), lit) in owed.needed.iter_mut().zip(&owed.steps).zip(lit) {
+                *needed = lit && steps > 0;
+                any |= *needed;
+            }
+            if any {
+                catch_up(tiles, wt, vt, owed, true, pool);
+            }
+        }
+        _ => {}
+    }
+    lazy
+}
+
+/// One thread's part of `first_tiles` on its tiles `spans` (first lane,
+/// width) of its share `w` (and `v`), its block of −(η/m) δ² already in
+/// `c` (rows of its `lanes`): with `step`, BP4 and the step; then, with
+/// `input`, the forward pass into its block `out`, and f(z) there.
+#[allow(clippy::too_many_arguments)]
+fn share_work<F: Real>(
+    k: usize,
+    n: usize,
+    by_input: bool,
+    spans: &[(usize, usize)],
+    w: &mut [F],
+    mut v: Option<&mut [F]>,
+    c: &[F],
+    lanes: Range<usize>,
+    step: Option<(&SparseRows<F>, &Rule<F>)>,
+    visit: Visit<F>,
+    input: Option<Feed<F>>,
+    mut out: Option<Block<F>>,
+) {
+    let (base, ldc) = (lanes.start, lanes.len());
+    // By input, the whole share's step runs first, input by input
+    // across its tiles; then the forward pass, tile by tile.
+    if let (Some((rows, rule)), true) = (step, by_input) {
+        let share: Vec<_> = spans.iter().map(|&(s, wd)| (s - base, wd)).collect();
+        let (x, v) = (rows.by_input(), v.as_deref_mut());
+        let (scale, decay) = (rule.scale(), rule.decay);
+        real::sparse_share_step(x, c, ldc, w, v, &share, scale, decay, visit);
+    }
+    for &(start, width) in spans {
+        let tile = k * (start - base)..k * (start - base + width);
+        let w = &mut w[tile.clone()];
+        if let (Some((rows, rule)), false) = (step, by_input) {
+            let (c, v) = (&c[start - base..], v.as_deref_mut().map(|v| &mut v[tile]));
+            let (scale, decay) = (rule.scale(), rule.decay);
+            if let Some(v) = v {
+                real::sparse_rank_update(rows, c, ldc, v, width, scale);
+                real::momentum_step(w, v, decay);
+            } else {
+                real::sparse_rank_update(rows, c, ldc, w, width, scale);
+            }
+        }
+        if let (Some(feed), Some(out)) = (input, out.as_mut()) {
+            let lanes = n.saturating_sub(start).min(width);
+            let (b, z) = (
+                &feed.b[start - feed.first..],
+                &mut out.z[start - out.first..],
+            );
+            let rows = feed.rows;
+            real::sparse_affine(rows, 0..rows.len(), w, width, lanes, b, z, out.ldz);
+        }
+    }
+    if let Some(Block {
+        z, ldz, columns, ..
+    }) = out
+    {
+        if let Some(f) = input.and_then(|feed| feed.f) {
+            apply(f, z);
+        }
+        // The block into this thread's columns of a, from its own cache.
+        fill_columns(columns, z, ldz);
     }
 }
 
@@ -2447,8 +2538,14 @@ mod tests {
             }
             m
         };
-        for plain in [true, false] {
-            let rule = if plain { Rule::sgd(3.0) } else { rule };
+        // Plain SGD, and momentum with dropout and without: where there is
+        // no dropout, the two threads own their lanes (`owned`).
+        for (plain, dropout) in [(true, 0.0), (false, 0.3), (false, 0.0)] {
+            let rule = if plain {
+                Rule::sgd(3.0)
+            } else {
+                Rule { dropout, ..rule }
+            };
             let mut results = Vec::new();
             for (threads, pipelined, lit) in [
                 (1, false, false),
@@ -2475,10 +2572,13 @@ mod tests {
                     let taken = if lit {
                         given.store(0, std::sync::atomic::Ordering::Relaxed);
                         let taken = ws.steps(&mut net, batches, load_lit, &rule, &mut done);
-                        // Taken where the first layer is shared by tiles.
+                        // Taken where the first layer is shared by tiles:
+                        // without dropout, by each thread for its own copy.
                         let shared = sparse && threads > 1 && sizes[1] == 200;
+                        let copies = if dropout == 0.0 { threads } else { 1 };
                         let given = given.load(std::sync::atomic::Ordering::Relaxed);
-                        assert_eq!(given, if shared { batches } else { 0 }, "{sizes:?}");
+                        let asked = if shared { batches * copies } else { 0 };
+                        assert_eq!(given, asked, "{sizes:?}");
                         taken
                     } else {
                         ws.steps(&mut net, batches, load_from(0), &rule, &mut done)
