@@ -30,8 +30,13 @@ pub fn middle(k: usize) -> usize {
 /// A half's sums: h = w a with zero biases, a (m, width), w (n, width),
 /// h (m, n).
 pub fn half<F: Real>(a: &[F], w: &[F], h: &mut [F], m: usize, n: usize, width: usize) {
-    let zeros = vec![F::zero(); n];
-    real::affine(a, w, &zeros, h, m, n, width);
+    let zeros = [F::zero(); MAX_NEURONS];
+    let zeros = if n <= MAX_NEURONS {
+        &zeros[..n]
+    } else {
+        &vec![F::zero(); n][..]
+    };
+    real::affine(a, w, zeros, h, m, n, width);
 }
 
 /// z = (h_left + h_right) + b, each (m, n).
@@ -45,17 +50,36 @@ pub fn join<F: Real>(left: &[F], right: &[F], b: &[F], z: &mut [F]) {
 /// z = w a + b in halves on one thread: a is (m, k), w is (n, k), z is (m, n).
 pub fn affine<F: Real>(a: &[F], w: &[F], b: &[F], z: &mut [F], m: usize, n: usize, k: usize) {
     let mid = middle(k);
-    let columns = |v: &[F], rows: usize, from: usize, to: usize| -> Vec<F> {
-        (0..rows)
-            .flat_map(|r| v[r * k + from..r * k + to].iter().copied())
-            .collect()
+    let halves = [(0, mid), (mid, k)];
+    let columns = |v: &[F], rows: usize, (from, to): (usize, usize), out: &mut Vec<F>| {
+        out.clear();
+        for r in 0..rows {
+            out.extend_from_slice(&v[r * k + from..r * k + to]);
+        }
     };
-    let mut h = [vec![F::zero(); m * n], vec![F::zero(); m * n]];
-    for (h, (from, to)) in h.iter_mut().zip([(0, mid), (mid, k)]) {
-        let (a, w) = (columns(a, m, from, to), columns(w, n, from, to));
-        half(&a, &w, h, m, n, to - from);
+    let mut w_halves = [Vec::new(), Vec::new()];
+    for (out, half) in w_halves.iter_mut().zip(halves) {
+        columns(w, n, half, out);
     }
-    join(&h[0], &h[1], b, &mut z[..m * n]);
+    // A few examples at a time, so the copies of a stay small and in cache.
+    const ROWS: usize = 16;
+    let mut a_half = Vec::with_capacity(ROWS * k);
+    let mut h = [vec![F::zero(); ROWS * n], vec![F::zero(); ROWS * n]];
+    let mut i = 0;
+    while i < m {
+        let rows = (m - i).min(ROWS);
+        for ((h, w), (from, to)) in h.iter_mut().zip(&w_halves).zip(halves) {
+            columns(&a[i * k..], rows, (from, to), &mut a_half);
+            half(&a_half, w, &mut h[..rows * n], rows, n, to - from);
+        }
+        join(
+            &h[0][..rows * n],
+            &h[1][..rows * n],
+            b,
+            &mut z[i * n..(i + rows) * n],
+        );
+        i += rows;
+    }
 }
 
 #[cfg(test)]
