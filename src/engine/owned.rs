@@ -135,6 +135,10 @@ impl<F: Real> Network<F> {
         ws.pool.scatter(items, |own| load_into(own, 0, 0));
         self.load_first(ws);
         let mut m = loaded[0].m[0];
+        assert!(
+            loaded.iter().all(|own| own.m[0] == m),
+            "the loader gave every thread the same mini-batch"
+        );
         self.owned_pass(ws, &mut lanes, &loaded, rule, None, Some((0, m)));
         // δ³ as BP1 leaves it (for BP2), and scaled by −(η/m) (for BP4).
         let mut raw = vec![F::zero(); capacity * n_out];
