@@ -30,13 +30,9 @@ pub fn middle(k: usize) -> usize {
 /// A half's sums: h = w a with zero biases, a (m, width), w (n, width),
 /// h (m, n).
 pub fn half<F: Real>(a: &[F], w: &[F], h: &mut [F], m: usize, n: usize, width: usize) {
+    // At most MAX_NEURONS: `summed_in_halves` holds.
     let zeros = [F::zero(); MAX_NEURONS];
-    let zeros = if n <= MAX_NEURONS {
-        &zeros[..n]
-    } else {
-        &vec![F::zero(); n][..]
-    };
-    real::affine(a, w, zeros, h, m, n, width);
+    real::affine(a, w, &zeros[..n], h, m, n, width);
 }
 
 /// z = (h_left + h_right) + b, each (m, n).

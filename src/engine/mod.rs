@@ -496,15 +496,9 @@ impl<F: Real> Network<F> {
             velocity_b,
         } = back;
 
-        // BP1: δ^L = ∇_a C ⊙ σ'(z^L), (m, n_L).
         let n_out = self.sizes[layers];
-        let a_out = ArrayView2::from_shape((m, n_out), &activations[layers - 1][..m * n_out]);
-        let y = ArrayView2::from_shape((m, n_out), y);
-        let delta_out = ArrayViewMut2::from_shape((m, n_out), &mut deltas[layers - 1][..m * n_out]);
-        if let (Ok(a_out), Ok(y), Ok(delta_out)) = (a_out, y, delta_out) {
-            self.cost.delta(a_out, y, delta_out);
-        }
-        flush_tiny(&mut deltas[layers - 1][..m * n_out]);
+        let a_out = &activations[layers - 1][..m * n_out];
+        output_error(self.cost, a_out, y, &mut deltas[layers - 1][..m * n_out], m);
 
         let rate = rule.eta / F::from(m).unwrap_or_else(F::one);
         let momentum = rule.momentum != F::zero();
@@ -551,14 +545,8 @@ impl<F: Real> Network<F> {
             let biases = self.biases[i]
                 .as_slice_mut()
                 .expect("biases are kept in standard layout");
-            if momentum {
-                let v = &mut velocity_b[i][..n];
-                v.iter_mut().for_each(|v| *v *= rule.momentum);
-                real::scale_rows_into(v, delta, -rate);
-                real::momentum_step(biases, v, F::zero());
-            } else {
-                real::scale_rows_into(biases, delta, -rate);
-            }
+            let v = momentum.then(|| &mut velocity_b[i][..n]);
+            bias_step(biases, v, delta, rate, rule.momentum);
             // BP4 summed over the batch, Σ_x δ^l (a^{l−1})^T, added in one pass:
             // w → (1 − ηλ/n) w − (η/m) Σ_x δ^l (a^{l−1})^T, or
             // v → μ v − (η/m) Σ_x δ^l (a^{l−1})^T − (ηλ/n) w, then w → w + v.
@@ -1354,6 +1342,53 @@ impl<F: Real> Dropout<F> {
     }
 }
 
+/// BP1 for m examples, rows of the output layer's a (with targets y) into
+/// δ: δ^L = ∇_a C ⊙ σ'(z^L), errors too small to matter then 0.
+fn output_error<F: Real>(cost: Cost, a: &[F], y: &[F], delta: &mut [F], m: usize) {
+    let n = delta.len() / m.max(1);
+    let a = ArrayView2::from_shape((m, n), a);
+    let y = ArrayView2::from_shape((m, n), y);
+    let d = ArrayViewMut2::from_shape((m, n), &mut *delta);
+    if let (Ok(a), Ok(y), Ok(d)) = (a, y, d) {
+        cost.delta(a, y, d);
+    }
+    flush_tiny(delta);
+}
+
+/// BP3 summed over the rows of δ, then the step on the biases b:
+/// b → b − rate Σ_x δ, or through the velocity v → μ v − rate Σ_x δ
+/// (`momentum` μ), b → b + v. δ becomes −rate δ on the way, for BP4.
+fn bias_step<F: Real>(b: &mut [F], v: Option<&mut [F]>, delta: &mut [F], rate: F, momentum: F) {
+    match v {
+        Some(v) => {
+            v.iter_mut().for_each(|v| *v *= momentum);
+            real::scale_rows_into(v, delta, -rate);
+            real::momentum_step(b, v, F::zero());
+        }
+        None => real::scale_rows_into(b, delta, -rate),
+    }
+}
+
+/// Each thread's share of the first layer's velocities where `momentum`
+/// steps them; else None for every thread.
+fn velocity_shares<'a, F>(
+    tiles: &Tiles,
+    vt: &'a mut [F],
+    momentum: bool,
+) -> Vec<Option<&'a mut [F]>> {
+    let mut shares: Vec<_> = if momentum {
+        tiles
+            .parts_mut(vt)
+            .into_iter()
+            .map(|(_, v)| Some(v))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    shares.resize_with(tiles.threads(), || None);
+    shares
+}
+
 /// Sets errors below 1e-30 to 0. Saturated neurons multiply tiny factors
 /// into δ until it is subnormal, and arithmetic on subnormal floats runs
 /// many times slower on x86; such a δ moves no weight by a representable
@@ -1573,16 +1608,7 @@ fn first_tiles<F: Real>(
     );
     let visit = owed.visit(lazy);
     let momentum = step.is_some_and(|(_, rule, _)| rule.momentum != F::zero());
-    let mut vts: Vec<Option<&mut [F]>> = if momentum {
-        tiles
-            .parts_mut(vt)
-            .into_iter()
-            .map(|(_, v)| Some(v))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    vts.resize_with(threads, || None);
+    let vts = velocity_shares(tiles, vt, momentum);
     // The forward pass: its input, biases and activation, and each
     // thread's block of z, with its first neuron and row length.
     let parts = tiles.neuron_parts();

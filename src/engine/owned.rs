@@ -248,17 +248,7 @@ impl<F: Real> Network<F> {
         let visit = owed.visit(lazy);
         let momentum = rule.momentum != F::zero();
         let stepping = back.is_some();
-        let threads = tiles.threads();
-        let mut vts: Vec<Option<&mut [F]>> = if momentum && stepping {
-            tiles
-                .parts_mut(vt)
-                .into_iter()
-                .map(|(_, v)| Some(v))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        vts.resize_with(threads, || None);
+        let vts = velocity_shares(tiles, vt, momentum && stepping);
         let parts = tiles.neuron_parts();
         let lane_parts = tiles.lane_parts();
         let m_step = back.map_or(0, |b| b.m);
@@ -288,14 +278,7 @@ impl<F: Real> Network<F> {
                     real::back(back.raw, &lane.w, delta, m, n_out, width);
                     real::bp2_finish(act, delta, a, &[]);
                     // BP3 on its biases, as `backward` takes it; δ² becomes −(η/m) δ².
-                    match vb {
-                        Some(vb) => {
-                            vb.iter_mut().for_each(|v| *v *= rule.momentum);
-                            real::scale_rows_into(vb, delta, -rate);
-                            real::momentum_step(b, vb, F::zero());
-                        }
-                        None => real::scale_rows_into(b, delta, -rate),
-                    }
+                    bias_step(b, vb, delta, rate, rule.momentum);
                     lanes_of(delta, width, 0..lanes.len(), c);
                     // BP4 on its columns of w³ (and v³).
                     let v3 = momentum.then_some(&mut lane.v[..]);
@@ -363,22 +346,9 @@ impl<F: Real> Head<'_, F> {
         z.copy_from_slice(a);
         output_layer(cost, a, m, n_out);
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
-        let a = ArrayView2::from_shape((m, n_out), &*a);
-        let y = ArrayView2::from_shape((m, n_out), y);
-        let d = ArrayViewMut2::from_shape((m, n_out), &mut *delta);
-        if let (Ok(a), Ok(y), Ok(d)) = (a, y, d) {
-            cost.delta(a, y, d);
-        }
-        flush_tiny(delta);
+        output_error(cost, a, y, delta, m);
         raw.copy_from_slice(delta);
         let rate = rule.eta / F::from(m).unwrap_or_else(F::one);
-        match vb {
-            Some(v) => {
-                v.iter_mut().for_each(|v| *v *= rule.momentum);
-                real::scale_rows_into(v, delta, -rate);
-                real::momentum_step(b, v, F::zero());
-            }
-            None => real::scale_rows_into(b, delta, -rate),
-        }
+        bias_step(b, vb, delta, rate, rule.momentum);
     }
 }
